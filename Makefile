@@ -1,0 +1,48 @@
+# Everything a developer or CI runs. `make test` is the full check.
+GO            ?= go
+STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+CROSS_GOOS    := linux darwin windows freebsd
+
+.PHONY: test unit vet fmtcheck cross apicheck bench-vet test-vm lint demo bench docker-test
+
+## test: vet, gofmt, cross-builds, race tests (real cgroups when root), apicheck, bench vet, VM tests
+test: vet fmtcheck cross unit apicheck bench-vet test-vm
+
+vet:
+	$(GO) vet ./...
+
+fmtcheck:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+cross:
+	@for os in $(CROSS_GOOS); do echo "GOOS=$$os go build ./..."; GOOS=$$os $(GO) build ./... || exit 1; done
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+apicheck:
+	./scripts/apicheck.sh
+
+bench-vet:
+	cd bench && $(GO) vet ./...
+
+## test-vm: cgroup v1/v2 and PID-1 container scenarios on a real kernel under qemu
+test-vm:
+	cd vmtest && ./setup.sh && $(GO) test -tags vmtest -count=1 -v -timeout 10m ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+## demo: the recommended setup under a bursty workload; works anywhere
+demo:
+	$(GO) run ./examples/demo
+
+## bench: sampling cost and survival scenarios against the peers (root, cgroup v1)
+bench:
+	cd bench && $(GO) run ./runner -out ../docs
+
+## docker-test: the cgroup tests as PID 1 under a 32 MiB container (needs a Docker engine)
+docker-test:
+	docker build -t go-watchdog-test .
+	docker run --rm --memory=32MiB --memory-swap=32MiB go-watchdog-test

@@ -1,0 +1,23 @@
+module github.com/raulk/go-watchdog
+
+go 1.25.0
+
+require (
+	github.com/benbjohnson/clock v1.3.5
+	github.com/containerd/cgroups/v3 v3.1.3
+	github.com/elastic/gosigar v0.14.4
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.42.0
+)
+
+require (
+	github.com/coreos/go-systemd/v22 v22.5.0 // indirect
+	github.com/docker/go-units v0.5.0 // indirect
+	github.com/godbus/dbus/v5 v5.1.0 // indirect
+	github.com/moby/sys/userns v0.1.0 // indirect
+	github.com/opencontainers/runtime-spec v1.3.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	google.golang.org/protobuf v1.35.2 // indirect
+)

@@ -1,0 +1,67 @@
+package watchdog
+
+import (
+	"fmt"
+	"math"
+)
+
+// PolicyTempDisabled is the value a Policy returns to say "do not force a GC
+// at any usage for now". The watchdog asks the policy again after the next GC.
+// A policy returns it when forcing more GCs cannot help, for instance past its
+// last watermark.
+const PolicyTempDisabled uint64 = math.MaxUint64
+
+// UtilizationType says which memory a policy is asked about.
+type UtilizationType int
+
+const (
+	// UtilizationSystem: used system memory (SystemDriven), excluding
+	// reclaimable buffers and page cache.
+	UtilizationSystem UtilizationType = iota
+	// UtilizationProcess: the working set of the process's memory cgroup
+	// (CgroupDriven), excluding inactive page cache.
+	UtilizationProcess
+	// UtilizationHeap: the Go heap in use (HeapDriven).
+	UtilizationHeap
+)
+
+// String returns "system", "process" or "heap".
+func (u UtilizationType) String() string {
+	switch u {
+	case UtilizationSystem:
+		return "system"
+	case UtilizationProcess:
+		return "process"
+	case UtilizationHeap:
+		return "heap"
+	}
+	return fmt.Sprintf("UtilizationType(%d)", int(u))
+}
+
+// Policy decides when the watchdog forces the next GC.
+type Policy interface {
+	// Evaluate receives the usage in bytes measured right after a GC (or at
+	// start) and returns the usage in bytes at which the next GC must run,
+	// or PolicyTempDisabled. The watchdog calls it from one goroutine.
+	Evaluate(scope UtilizationType, used uint64) (next uint64)
+}
+
+// PolicyCtor builds a Policy for a limit in bytes. The watchdog calls it at
+// start and again when the limit it watches changes.
+type PolicyCtor func(limit uint64) (Policy, error)
+
+// PolicyFunc adapts an ordinary function to the Policy interface.
+type PolicyFunc func(scope UtilizationType, used uint64) (next uint64)
+
+// Evaluate calls f(scope, used).
+func (f PolicyFunc) Evaluate(scope UtilizationType, used uint64) (next uint64) {
+	return f(scope, used)
+}
+
+// checkLimit rejects the limits no policy can work with.
+func checkLimit(limit uint64) error {
+	if limit == 0 {
+		return fmt.Errorf("watchdog: limit is 0 bytes; a policy needs a positive limit")
+	}
+	return nil
+}

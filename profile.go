@@ -1,0 +1,81 @@
+package watchdog
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+)
+
+// profiler writes heap profiles when usage first reaches a share of the
+// limit in each episode. The loop goroutine owns it; a nil profiler is off.
+type profiler struct {
+	dir       string
+	threshold float64
+	left      uint
+	inEpisode bool
+}
+
+// newProfiler reads the HeapProfile* settings. It returns nil, logging why
+// when the settings are not usable, if capture is off.
+func newProfiler() *profiler {
+	dir, threshold, max := HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures
+	switch {
+	case dir == "" && threshold == 0:
+		return nil
+	case dir == "":
+		Logger.Warnf("HeapProfileThreshold is %v but HeapProfileDir is empty; heap profiles disabled", threshold)
+		return nil
+	case !(threshold > 0 && threshold < 1):
+		Logger.Warnf("HeapProfileThreshold %v is outside (0, 1); heap profiles disabled", threshold)
+		return nil
+	case max == 0:
+		Logger.Warnf("HeapProfileMaxCaptures is 0; heap profiles disabled")
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		Logger.Warnf("creating HeapProfileDir %q: %v; heap profiles disabled", dir, err)
+		return nil
+	}
+	return &profiler{dir: dir, threshold: threshold, left: max}
+}
+
+// observe captures a profile at the start of an episode, while captures are
+// left. A write failure disables capture for the rest of the run.
+func (p *profiler) observe(used, limit uint64) {
+	if p == nil || p.left == 0 || limit == 0 {
+		return
+	}
+	above := float64(used)/float64(limit) >= p.threshold
+	if !above {
+		p.inEpisode = false
+		return
+	}
+	if p.inEpisode {
+		return
+	}
+	p.inEpisode = true
+	path, err := p.write()
+	if err != nil {
+		Logger.Warnf("writing heap profile: %v; heap profiles disabled", err)
+		p.left = 0
+		return
+	}
+	p.left--
+	Logger.Infof("usage %d bytes is at or above %v of limit %d bytes: heap profile written to %s (%d captures left)",
+		used, p.threshold, limit, path, p.left)
+}
+
+func (p *profiler) write() (string, error) {
+	path := filepath.Join(p.dir, Clock.Now().UTC().Format(time.RFC3339Nano)+".heap")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return path, f.Close()
+}

@@ -1,0 +1,88 @@
+package watchdog
+
+import "time"
+
+// Stats is a snapshot of the watchdog, for metrics and debugging. Sizes are
+// in bytes.
+type Stats struct {
+	// Running reports whether a watchdog is running.
+	Running bool
+	// Driver is "heap", "cgroup" or "system"; empty if none ever ran.
+	Driver string
+	// Source names where usage is read, e.g. "cgroup v2 /sys/fs/cgroup/x".
+	// Empty in heap mode.
+	Source string
+	// Started is when the watchdog started.
+	Started time.Time
+	// Limit is the limit in force.
+	Limit uint64
+	// Usage is the usage at the last measurement: the working set for
+	// cgroups, used memory for the system, heap in use for heap mode.
+	Usage uint64
+	// Threshold is the usage at which the next GC is forced (heap mode: the
+	// heap size the pacer was told to target), or PolicyTempDisabled.
+	Threshold uint64
+	// SoftLimit is the Go soft memory limit the watchdog set; 0 when it does
+	// not manage it.
+	SoftLimit int64
+	// GOGC is the GOGC in force at the last measurement.
+	GOGC int
+	// GCs counts the GC cycles completed since the watchdog started.
+	GCs uint64
+	// ForcedGCs counts the GCs the watchdog forced.
+	ForcedGCs uint64
+	// LastForcedGC is when the last forced GC started; zero if none.
+	LastForcedGC time.Time
+	// Events counts kernel events (cgroup thresholds, pressure) that woke
+	// the watchdog.
+	Events uint64
+	// Samples counts the polls (timer or event) of usage.
+	Samples uint64
+	// ReadErrors counts failed usage reads.
+	ReadErrors uint64
+	// LastSample is when usage was last measured.
+	LastSample time.Time
+}
+
+// lastStats keeps the final snapshot of a stopped watchdog.
+var lastStats Stats
+
+// Snapshot returns the state of the running watchdog, or the last state of
+// the most recent one (with Running false). It takes two short locks and
+// copies a struct: cheap enough to scrape every second.
+func Snapshot() Stats {
+	singleton.mu.Lock()
+	r := singleton.cur
+	if r == nil {
+		defer singleton.mu.Unlock()
+		return lastStats
+	}
+	singleton.mu.Unlock()
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	return r.stats
+}
+
+// publish records a fresh measurement.
+func (r *run) publish(used uint64, st runtimeStats) {
+	now := Clock.Now()
+	r.count(func(s *Stats) {
+		s.Limit = r.limit
+		s.Usage = used
+		s.Threshold = r.threshold
+		s.SoftLimit = r.setLimit
+		s.GOGC = st.GOGC
+		if r.src == nil {
+			s.GOGC = r.gogc
+		}
+		s.GCs = st.GCCycles - r.gcStart
+		s.LastSample = now
+	})
+}
+
+// count applies f to the shared stats under their lock.
+func (r *run) count(f func(*Stats)) {
+	r.statsMu.Lock()
+	f(&r.stats)
+	r.statsMu.Unlock()
+}

@@ -1,0 +1,187 @@
+// Package watchdog keeps a Go program clear of its memory limit by forcing
+// garbage collections, and by steering the Go runtime's own pacer, as usage
+// approaches a limit.
+//
+// It is an independent implementation of the API of
+// github.com/raulk/go-watchdog v1.3.0, and runs as a singleton: one watchdog
+// per process, started by one of
+//
+//   - HeapDriven: a limit on the Go heap, enforced by retuning GOGC after
+//     every GC;
+//   - CgroupDriven: the memory limit of the process's cgroup (v1 or v2),
+//     polled and, where the kernel offers it, watched through events;
+//   - SystemDriven: a limit on the memory used by the whole system.
+//
+// Start picks one by the recommended precedence. A Policy decides at which
+// usage the next GC must run; NewWatermarkPolicy and NewAdaptivePolicy ship
+// with the package and PolicyFunc turns a function into one.
+package watchdog
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/raulk/go-watchdog/internal/source"
+)
+
+// ErrNotSupported is returned (wrapped) when a driver cannot run on this
+// operating system, such as CgroupDriven outside Linux.
+var ErrNotSupported = errors.New("watchdog run mode not supported")
+
+// ErrAlreadyStarted is returned by a driver when a watchdog is already running
+// in this process. Stop it first; then a new one may start.
+var ErrAlreadyStarted = errors.New("singleton memory watchdog was already started")
+
+// The watchdog is a process-wide singleton, so its settings are package
+// variables, as in v1.3.0. Set them before starting a watchdog; a running
+// watchdog reads Logger, ForcedGCFunc and NotifyGC each time it uses them and
+// the heap profile settings once, at start.
+var (
+	// Logger receives the watchdog's log lines. The default writes through
+	// the standard log package with the prefix "[watchdog] " and drops debug
+	// lines. Any value with Debugf, Infof, Warnf and Errorf methods taking
+	// (template string, args ...interface{}) fits, such as zap's
+	// SugaredLogger; NewSlogLogger adapts a *slog.Logger.
+	Logger logger = newStdLogger()
+
+	// Clock is the time source of the watchdog's polling loop. Tests may set
+	// it to a clock.NewMock() before starting a watchdog.
+	Clock clock.Clock = clock.New()
+
+	// ForcedGCFunc is called when the watchdog forces a GC. The default is
+	// runtime.GC; debug.FreeOSMemory also returns freed memory to the
+	// operating system at once, at a higher cost.
+	ForcedGCFunc = runtime.GC
+
+	// NotifyGC, when not nil, is called after every GC the watchdog observes.
+	//
+	// Deprecated: use RegisterPostGCNotifee.
+	NotifyGC func() = func() {}
+
+	// HeapProfileThreshold is the fraction of the limit, in (0, 1), at or
+	// above which the watchdog writes a heap profile to HeapProfileDir: one
+	// per episode, an episode ending when usage drops below the fraction.
+	// Zero (the default) disables capture.
+	HeapProfileThreshold float64
+
+	// HeapProfileMaxCaptures caps the number of heap profiles one watchdog
+	// writes. The default is 10.
+	HeapProfileMaxCaptures = uint(10)
+
+	// HeapProfileDir is the directory heap profiles are written to, as
+	// <HeapProfileDir>/<RFC3339Nano UTC time>.heap in pprof format. It is
+	// created if missing. Empty (the default) disables capture. If it cannot
+	// be created or written, the watchdog logs a warning, stops capturing and
+	// keeps running.
+	HeapProfileDir string
+
+	// HeadroomSoftLimit, when true (the default), makes CgroupDriven and
+	// SystemDriven keep the Go runtime's soft memory limit
+	// (debug.SetMemoryLimit) at the policy's current threshold minus the
+	// memory the process uses outside the Go runtime (cgo, mmap, page cache
+	// that is not reclaimable), refreshed at least every 100 ms. The runtime
+	// then collects before usage reaches the threshold instead of after.
+	// The watchdog never raises the soft limit above the one in force when it
+	// started (GOMEMLIMIT or an earlier SetMemoryLimit) and restores that
+	// one when it stops. Set it to false before starting to opt out.
+	HeadroomSoftLimit = true
+)
+
+// HeapDriven starts a watchdog that keeps the Go heap under limit bytes. After
+// every GC it asks the policy for the heap size at which the next GC must run
+// and sets GOGC so the runtime's pacer schedules it there: never above the
+// GOGC in force at start and never below minGOGC, which avoids
+// back-to-back collections near the limit. A policy answer of
+// PolicyTempDisabled restores the original GOGC until the next GC. Stopping
+// restores the original GOGC.
+//
+// A zero limit, minGOGC <= 0, a nil policyCtor or a policyCtor error is
+// returned as an error and nothing starts.
+func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, stopFn func()) {
+	if limit == 0 {
+		return fmt.Errorf("watchdog: heap limit is 0 bytes; it must be positive"), nil
+	}
+	if minGOGC <= 0 {
+		return fmt.Errorf("watchdog: minGOGC %d must be positive", minGOGC), nil
+	}
+	policy, err := buildPolicy(policyCtor, limit)
+	if err != nil {
+		return err, nil
+	}
+	r := newRun("heap", UtilizationHeap, nil, policyCtor, policy, limit, 0)
+	r.minGOGC = minGOGC
+	return r.start()
+}
+
+// SystemDriven starts a watchdog that keeps the memory used by the whole
+// system under limit bytes; limit 0 means the total memory of the system.
+// "Used" excludes buffers and page cache the kernel can reclaim. It samples
+// usage every frequency (more often as usage nears the threshold) and forces
+// a GC when usage reaches the policy's threshold, which it recomputes after
+// every GC.
+//
+// frequency <= 0, a nil policyCtor or a policyCtor error is returned as an
+// error and nothing starts.
+func SystemDriven(limit uint64, frequency time.Duration, policyCtor PolicyCtor) (err error, stopFn func()) {
+	if err := checkFrequency(frequency); err != nil {
+		return err, nil
+	}
+	if policyCtor == nil {
+		return errNilPolicy, nil
+	}
+	src, err := source.NewSystem()
+	if err != nil {
+		return fmt.Errorf("watchdog: cannot read system memory: %w", err), nil
+	}
+	if limit == 0 {
+		if limit, err = src.Limit(); err != nil {
+			src.Close()
+			return fmt.Errorf("watchdog: cannot read total system memory: %w", err), nil
+		}
+	}
+	return startPolled("system", UtilizationSystem, src, policyCtor, limit, frequency, false)
+}
+
+var errNilPolicy = errors.New("watchdog: policy constructor is nil")
+
+func checkFrequency(frequency time.Duration) error {
+	if frequency <= 0 {
+		return fmt.Errorf("watchdog: frequency %v must be positive", frequency)
+	}
+	return nil
+}
+
+// buildPolicy runs ctor, wrapping its error with the limit it was given.
+func buildPolicy(ctor PolicyCtor, limit uint64) (Policy, error) {
+	if ctor == nil {
+		return nil, errNilPolicy
+	}
+	p, err := ctor(limit)
+	if err != nil {
+		return nil, fmt.Errorf("watchdog: policy for limit %d bytes: %w", limit, err)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("watchdog: policy constructor returned a nil policy for limit %d bytes", limit)
+	}
+	return p, nil
+}
+
+// startPolled starts a watchdog over src; dynamicLimit says whether the
+// limit is re-read from src while running. src is closed on any failure.
+func startPolled(driver string, scope UtilizationType, src source.Source, ctor PolicyCtor, limit uint64, frequency time.Duration, dynamicLimit bool) (error, func()) {
+	policy, err := buildPolicy(ctor, limit)
+	if err != nil {
+		src.Close()
+		return err, nil
+	}
+	r := newRun(driver, scope, src, ctor, policy, limit, frequency)
+	r.dynamicLimit = dynamicLimit
+	err, stop := r.start()
+	if err != nil {
+		src.Close()
+	}
+	return err, stop
+}

@@ -1,0 +1,154 @@
+package watchdog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/raulk/go-watchdog/internal/cgtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Real cgroup tests: a re-executed test binary runs CgroupDriven inside a
+// fresh memory cgroup this test creates under its own, with a real limit.
+// The go test process itself never moves.
+
+func init() {
+	children["cgroup-workload"] = childCgroupWorkload
+	children["cgroup-unlimited"] = childCgroupUnlimited
+}
+
+type cgroupResult struct {
+	Limit        uint64 // the limit the policy was built for
+	Forced       int    // ForcedGCFunc calls
+	Threshold    uint64
+	PeakUsage    uint64
+	LiveMiB      int
+	SnapshotLast Stats
+}
+
+// childCgroupWorkload starts CgroupDriven with watermarks and holds live heap
+// until the watchdog reports 60% usage, far past the first watermark, then
+// churns garbage. It must survive.
+func childCgroupWorkload() (any, error) {
+	var res cgroupResult
+	forced := 0
+	ForcedGCFunc = func() { forced++; runtime.GC() }
+	ctor := func(limit uint64) (Policy, error) {
+		res.Limit = limit
+		return NewWatermarkPolicy(0.50, 0.60, 0.70, 0.85, 0.90, 0.925, 0.95)(limit)
+	}
+	err, stop := CgroupDriven(20*time.Millisecond, ctor)
+	if err != nil {
+		return nil, err
+	}
+	var live [][]byte
+	for i := 0; i < 4096 && Snapshot().Usage < res.Limit*6/10; i++ {
+		b := make([]byte, 1<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		live = append(live, b)
+		if i%8 == 0 {
+			time.Sleep(20 * time.Millisecond) // let a sample see the growth
+		}
+	}
+	var sink []byte
+	for i := 0; i < 8192; i++ { // 512 MiB of short-lived garbage
+		sink = make([]byte, 64<<10)
+	}
+	// Give the watchdog samples at this level (bounded; a failure bound).
+	deadline := time.Now().Add(5 * time.Second)
+	for Snapshot().ForcedGCs == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	res.SnapshotLast = Snapshot()
+	stop()
+	res.Forced, res.LiveMiB, res.Threshold = forced, len(live), res.SnapshotLast.Threshold
+	runtime.KeepAlive(live)
+	runtime.KeepAlive(sink)
+	return res, nil
+}
+
+func childCgroupUnlimited() (any, error) {
+	err, stop := CgroupDriven(time.Second, NewWatermarkPolicy(0.5))
+	if err == nil {
+		stop()
+		return nil, fmt.Errorf("CgroupDriven started in an unlimited cgroup")
+	}
+	return map[string]any{"Error": err.Error(), "IsNoLimit": errors.Is(err, ErrNoCgroupLimit)}, nil
+}
+
+func requireCgroups(t *testing.T) {
+	t.Helper()
+	if ok, why := cgtest.Available(); !ok {
+		t.Skip("real cgroup test skipped: " + why)
+	}
+}
+
+func TestCgroupDrivenRealLimit(t *testing.T) {
+	requireCgroups(t)
+	limit := uint64(64 << 20)
+	if raceEnabled {
+		limit = 256 << 20 // the race detector's shadow memory counts too
+	}
+	g, err := cgtest.New("watchdog-limited", limit)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+
+	cmd := g.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=cgroup-workload")
+	out, err := cmd.CombinedOutput()
+	kills, kerr := g.OOMKills()
+	require.NoError(t, kerr)
+	require.NoError(t, err, "the child must survive (oom kills: %d):\n%s", kills, out)
+	assert.Zero(t, kills, "no OOM kill in the group")
+
+	var res cgroupResult
+	decodeChild(t, out, &res)
+	assert.Equal(t, limit, res.Limit, "CgroupDriven discovered the group's limit")
+	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the 50%% watermark, so GC was forced")
+	assert.Equal(t, uint64(res.Forced), res.SnapshotLast.ForcedGCs)
+	assert.Equal(t, "cgroup", res.SnapshotLast.Driver)
+	assert.Contains(t, res.SnapshotLast.Source, "cgroup v1")
+	assert.Greater(t, res.SnapshotLast.SoftLimit, int64(0), "the soft limit was managed")
+	t.Logf("limit %d bytes, %d MiB live, %d forced GCs, last threshold %d bytes", res.Limit, res.LiveMiB, res.Forced, res.Threshold)
+}
+
+func TestCgroupDrivenRealNoLimit(t *testing.T) {
+	requireCgroups(t)
+	g, err := cgtest.New("watchdog-unlimited", 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+
+	cmd := g.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=cgroup-unlimited")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var res struct {
+		Error     string
+		IsNoLimit bool
+	}
+	decodeChild(t, out, &res)
+	assert.True(t, res.IsNoLimit, "the error wraps ErrNoCgroupLimit: %s", res.Error)
+	assert.Contains(t, res.Error, "limit")
+}
+
+// TestCgroupDrivenAsContainerInit is the Docker path (make docker-test): the
+// test binary is PID 1 of a memory-capped container, whose cgroup is the
+// root it can see. It runs only there.
+func TestCgroupDrivenAsContainerInit(t *testing.T) {
+	if os.Getpid() != 1 {
+		t.Skip("runs only as PID 1 of a memory-capped container (make docker-test)")
+	}
+	r, err := childCgroupWorkload()
+	require.NoError(t, err)
+	res := r.(cgroupResult)
+	assert.Greater(t, res.Limit, uint64(0))
+	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the 50%% watermark, so GC was forced")
+	t.Logf("container limit %d bytes, %d forced GCs", res.Limit, res.Forced)
+}

@@ -1,0 +1,54 @@
+package watchdog
+
+import (
+	"fmt"
+	"math"
+)
+
+// NewWatermarkPolicy returns a constructor for a policy that forces GC at fixed
+// fractions of the limit. With a limit L and watermarks w1 < w2 < ... < wn,
+// Evaluate returns the first L×wi that is above the current usage, or
+// PolicyTempDisabled once usage has passed L×wn. End the list with a high
+// watermark (0.95 or more) so the policy stays armed close to the limit.
+//
+// The watermarks must be non-empty, strictly ascending, and each in (0, 1];
+// otherwise the constructor returns an error naming the offending value.
+func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
+	return func(limit uint64) (Policy, error) {
+		if err := checkLimit(limit); err != nil {
+			return nil, err
+		}
+		if len(watermarks) == 0 {
+			return nil, fmt.Errorf("watchdog: watermark policy needs at least one watermark")
+		}
+		thresholds := make([]uint64, len(watermarks))
+		for i, w := range watermarks {
+			if math.IsNaN(w) || w <= 0 || w > 1 {
+				return nil, fmt.Errorf("watchdog: watermark %v (position %d) is outside (0, 1]", w, i)
+			}
+			if i > 0 && w <= watermarks[i-1] {
+				return nil, fmt.Errorf("watchdog: watermark %v (position %d) is not above the previous one, %v; watermarks must be strictly ascending", w, i, watermarks[i-1])
+			}
+			thresholds[i] = uint64(float64(limit) * w)
+		}
+		return &watermarkPolicy{watermarks: append([]float64(nil), watermarks...), thresholds: thresholds}, nil
+	}
+}
+
+type watermarkPolicy struct {
+	watermarks []float64
+	thresholds []uint64 // bytes, ascending
+}
+
+func (w *watermarkPolicy) Evaluate(_ UtilizationType, used uint64) uint64 {
+	for _, t := range w.thresholds {
+		if t > used {
+			return t
+		}
+	}
+	return PolicyTempDisabled
+}
+
+func (w *watermarkPolicy) String() string {
+	return fmt.Sprintf("watermarks %v", w.watermarks)
+}
