@@ -122,10 +122,11 @@ func (r *run) sample() {
 	r.afterMeasure(used, readRuntime(&r.rt))
 }
 
-// onGC runs after every GC cycle the watchdog observes.
+// onGC runs after every GC cycle the watchdog observes. It updates the
+// watchdog first, so post-GC notifees see a fresh Snapshot.
 func (r *run) onGC() {
+	defer notify(&notifees.post, NotifyGC)
 	st := readRuntime(&r.rt)
-	notify(&notifees.post, NotifyGC)
 	if r.src == nil {
 		r.tuneHeap(st)
 		return

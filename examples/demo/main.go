@@ -114,7 +114,7 @@ func workload(d time.Duration, burst uint64) {
 		} else {
 			live = nil
 		}
-		for j := 0; j < 2000; j++ { // churn: short-lived garbage
+		for j := 0; j < 300; j++ { // churn: short-lived garbage
 			sink = make([]byte, 32<<10)
 		}
 		time.Sleep(150 * time.Millisecond)

@@ -73,8 +73,8 @@ type Group struct {
 	removed bool
 }
 
-// New creates the group <own v1 memory cgroup>/<name>-<random hex> and caps
-// it at limit bytes through memory.limit_in_bytes, and through
+// New creates the group <own v1 memory cgroup>/<name>-<random hex> and, when
+// limit is not 0, caps it at limit bytes through memory.limit_in_bytes, and through
 // memory.memsw.limit_in_bytes (memory plus swap) when the kernel accounts
 // swap, so that swapping cannot hide usage. The caller must call Remove.
 func New(name string, limit uint64) (*Group, error) {
@@ -85,6 +85,9 @@ func New(name string, limit uint64) (*Group, error) {
 	g := &Group{Dir: filepath.Join(parent, name+"-"+randomSuffix())}
 	if err := os.Mkdir(g.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cgtest: creating cgroup: %w", err)
+	}
+	if limit == 0 { // no limit: the kernel's default for a new group
+		return g, nil
 	}
 	value := []byte(strconv.FormatUint(limit, 10))
 	files := []string{"memory.limit_in_bytes"} // first: memsw may not go below it
