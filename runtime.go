@@ -87,8 +87,8 @@ func watchGC() (events <-chan struct{}, stop func()) {
 	c := make(chan struct{}, 1)
 	done := make(chan struct{})
 	type sentinel struct {
+		_ *int // pointerful, so never batched by the tiny allocator
 		_ [16]byte
-		p *int // a pointer keeps it out of the tiny allocator
 	}
 	var plant func()
 	plant = func() {

@@ -120,6 +120,7 @@ func workload(d time.Duration, burst uint64) {
 		time.Sleep(150 * time.Millisecond)
 	}
 	runtime.KeepAlive(sink)
+	runtime.KeepAlive(live)
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
