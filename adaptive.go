@@ -34,7 +34,7 @@ func (p *adaptivePolicy) Evaluate(_ UtilizationType, used uint64) uint64 {
 	if used >= p.limit {
 		return used
 	}
-	return used + uint64(float64(p.limit-used)*p.factor)
+	return used + fraction(p.limit-used, p.factor)
 }
 
 func (p *adaptivePolicy) String() string {

@@ -1,7 +1,9 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -57,6 +59,10 @@ func (p *profiler) observe(used, limit uint64) {
 	}
 	p.inEpisode = true
 	path, err := p.write()
+	if errors.Is(err, fs.ErrExist) {
+		Logger.Warnf("heap profile %s already exists; skipping this capture", path)
+		return
+	}
 	if err != nil {
 		Logger.Warnf("writing heap profile: %v; heap profiles disabled", err)
 		p.left = 0
@@ -71,11 +77,15 @@ func (p *profiler) write() (string, error) {
 	path := filepath.Join(p.dir, Clock.Now().UTC().Format(time.RFC3339Nano)+".heap")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", err
+		return path, err
 	}
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		f.Close()
-		return "", fmt.Errorf("%s: %w", path, err)
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return path, f.Close()
+	if err != nil {
+		os.Remove(path) // no half-written profile
+		return path, fmt.Errorf("%s: %w", path, err)
+	}
+	return path, nil
 }

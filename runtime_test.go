@@ -131,8 +131,8 @@ func TestHeapDrivenSteersGOGC(t *testing.T) {
 
 type forcedResult struct {
 	Ticks, Forced, RuntimeForced, Pre, Post int
-	DisabledForced, DisabledPre            int
-	PostOnRuntimeGC, PreOnRuntimeGC        int
+	DisabledForced, DisabledPre             int
+	PostOnRuntimeGC, PreOnRuntimeGC         int
 }
 
 func childForcedGCCount() (any, error) {

@@ -2,10 +2,13 @@ package watchdog
 
 import "math"
 
-// softLimitFraction is the share of the limit the soft limit steers towards:
-// close enough to the limit that the pacer collects no more often than it
-// would anyway, far enough to leave room for the next sample.
-const softLimitFraction = 0.95
+// softLimitReserve is the room, in bytes, the soft limit leaves under the
+// limit: 5% of it, but at least min(limit/8, 16 MiB). The soft limit is
+// soft: while a GC runs, the program keeps allocating past it, and in a small
+// container 5% is gone in a few milliseconds of a fast allocator.
+func softLimitReserve(limit uint64) uint64 {
+	return max(limit/20, min(limit/8, 16<<20))
+}
 
 // softLimitFloor is the lowest soft limit the watchdog sets, in bytes: below
 // it the runtime would collect continuously for little gain.
@@ -13,10 +16,10 @@ func softLimitFloor(limit uint64) uint64 {
 	return max(limit/16, 4<<20)
 }
 
-// updateSoftLimit keeps the runtime's soft memory limit at
-// softLimitFraction×limit minus the memory this process uses outside the Go
-// runtime (used minus what the runtime owns), so the pacer starts a GC before
-// the Go heap eats the headroom that cgo, mmap or other processes leave.
+// updateSoftLimit keeps the runtime's soft memory limit at the limit less
+// softLimitReserve, less the memory this process uses outside the Go runtime
+// (used minus what the runtime owns), so the pacer starts a GC before the Go
+// heap eats the headroom that cgo, mmap or other processes leave.
 //
 // The policy's threshold still decides forced GCs; the soft limit is a
 // backstop that needs no sample to act. It never exceeds the soft limit the
@@ -25,7 +28,7 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if !r.softLimit {
 		return
 	}
-	target := uint64(float64(r.limit) * softLimitFraction)
+	target := r.limit - softLimitReserve(r.limit)
 	var outside uint64
 	if used > st.Owned {
 		outside = used - st.Owned

@@ -79,14 +79,16 @@ var (
 	HeapProfileDir string
 
 	// HeadroomSoftLimit, when true (the default), makes CgroupDriven and
-	// SystemDriven keep the Go runtime's soft memory limit
-	// (debug.SetMemoryLimit) at the policy's current threshold minus the
-	// memory the process uses outside the Go runtime (cgo, mmap, page cache
-	// that is not reclaimable), refreshed at least every 100 ms. The runtime
-	// then collects before usage reaches the threshold instead of after.
-	// The watchdog never raises the soft limit above the one in force when it
-	// started (GOMEMLIMIT or an earlier SetMemoryLimit) and restores that
-	// one when it stops. Set it to false before starting to opt out.
+	// SystemDriven manage the Go runtime's soft memory limit
+	// (debug.SetMemoryLimit): they keep it at the limit less a reserve (5%
+	// of the limit, at least min(limit/8, 16 MiB)), less the memory the
+	// process uses outside the Go runtime (cgo, mmap, other processes in the
+	// cgroup), refreshed at least every 100 ms. The pacer then collects
+	// before the Go heap eats that room, with no sample needed; the policy's
+	// thresholds still drive forced GCs. The watchdog never raises the soft
+	// limit above the one in force when it started (GOMEMLIMIT or an earlier
+	// SetMemoryLimit) and restores that one when it stops. Set it to false
+	// before starting to opt out.
 	HeadroomSoftLimit = true
 )
 

@@ -170,7 +170,7 @@ func TestSoftLimitTracksHeadroom(t *testing.T) {
 	d := h.wait()
 	assert.Equal(t, softLimitRefresh, d, "while the soft limit is managed the loop refreshes it at least every 100 ms")
 	want := int64(950*mib - 200*mib)
-	assert.Equal(t, []int64{want}, h.softLimits(), "set at start: 95%% of the limit minus memory outside the runtime")
+	assert.Equal(t, []int64{want}, h.softLimits(), "set at start: the limit less a 5%% reserve less memory outside the runtime")
 
 	h.src.set(func(f *fakeSource) { f.usage = 600 * mib }) // an mmap burst: 500 MiB outside
 	h.tick(d)
@@ -325,3 +325,15 @@ func TestStartArgumentErrors(t *testing.T) {
 }
 
 func nilPolicy(uint64) (Policy, error) { return nil, nil }
+
+func TestSoftLimitReserve(t *testing.T) {
+	for _, c := range []struct{ limit, want uint64 }{
+		{64 * mib, 8 * mib},         // limit/8: small containers keep an eighth
+		{96 * mib, 12 * mib},        // limit/8
+		{256 * mib, 16 * mib},       // 16 MiB cap on the small-container rule
+		{1000 * mib, 50 * mib},      // 5%
+		{16 << 30, (16 << 30) / 20}, // 5%
+	} {
+		assert.Equal(t, c.want, softLimitReserve(c.limit), "limit %d", c.limit)
+	}
+}

@@ -14,6 +14,7 @@ import (
 // The watermarks must be non-empty, strictly ascending, and each in (0, 1];
 // otherwise the constructor returns an error naming the offending value.
 func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
+	watermarks = append([]float64(nil), watermarks...) // the caller may reuse its slice
 	return func(limit uint64) (Policy, error) {
 		if err := checkLimit(limit); err != nil {
 			return nil, err
@@ -29,9 +30,9 @@ func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
 			if i > 0 && w <= watermarks[i-1] {
 				return nil, fmt.Errorf("watchdog: watermark %v (position %d) is not above the previous one, %v; watermarks must be strictly ascending", w, i, watermarks[i-1])
 			}
-			thresholds[i] = uint64(float64(limit) * w)
+			thresholds[i] = fraction(limit, w)
 		}
-		return &watermarkPolicy{watermarks: append([]float64(nil), watermarks...), thresholds: thresholds}, nil
+		return &watermarkPolicy{watermarks: watermarks, thresholds: thresholds}, nil
 	}
 }
 
@@ -51,4 +52,14 @@ func (w *watermarkPolicy) Evaluate(_ UtilizationType, used uint64) uint64 {
 
 func (w *watermarkPolicy) String() string {
 	return fmt.Sprintf("watermarks %v", w.watermarks)
+}
+
+// fraction returns n×f for f in [0, 1], never above n: float64 rounding near
+// 2^64 must not wrap.
+func fraction(n uint64, f float64) uint64 {
+	v := float64(n) * f
+	if v >= float64(n) {
+		return n
+	}
+	return uint64(v)
 }
