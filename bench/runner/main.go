@@ -1,0 +1,318 @@
+// Command runner runs the benchmarks and writes docs/benchmarks.md, the raw
+// CSV files and the plots:
+//
+//	cd bench && go run ./runner -out ../docs         # what `make bench` runs (root, cgroup v1)
+//	cd bench && go run ./runner -quick               # smoke test: 1 run per cell, short runs, output to a temp dir
+//
+// It runs the sampling-cost benchmarks (go test -bench ./sampling), then
+// every scenario × strategy × run of the survival benchmarks: the workload
+// (./workload, built once against this repository and once against v1.3.0)
+// in a fresh memory-capped cgroup v1 group made with internal/cgtest. Runs
+// are sequential. Every group is removed, even on failure or Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/raulk/go-watchdog/internal/cgtest"
+)
+
+func main() {
+	if err := mainErr(); err != nil {
+		fmt.Fprintln(os.Stderr, "runner:", err)
+		os.Exit(1)
+	}
+}
+
+func numCPU() int { return runtime.NumCPU() }
+
+func mainErr() error {
+	var (
+		out        = flag.String("out", "", "output directory for benchmarks.md and bench/ (default ../docs, or a temp dir with -quick)")
+		runs       = flag.Int("runs", 5, "runs per scenario × strategy cell")
+		duration   = flag.Duration("duration", 6*time.Second, "nominal length of one run (the churn's paced length)")
+		interval   = flag.Duration("interval", 50*time.Millisecond, "cgroup usage sampling interval")
+		quick      = flag.Bool("quick", false, "smoke test: -runs 1, -duration 2s, -benchtime 100ms")
+		scenList   = flag.String("scenarios", "", "comma-separated scenarios (default all)")
+		stratList  = flag.String("strategies", "", "comma-separated strategies, or BUILD:FLAG for a workload -strategy value, e.g. this:watchdog-foo (default "+strategyNames()+")")
+		benchtime  = flag.String("benchtime", "1s", "go test -benchtime for the sampling benchmarks")
+		noSampling = flag.Bool("no-sampling", false, "skip the sampling-cost benchmarks")
+		noSurvival = flag.Bool("no-survival", false, "skip the survival benchmarks")
+		logDir     = flag.String("logs", "", "directory for each run's full stderr (the watchdog's log); default: none kept")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		if !set["runs"] {
+			*runs = 1
+		}
+		if !set["duration"] {
+			*duration = 2 * time.Second
+		}
+		if !set["benchtime"] {
+			*benchtime = "100ms"
+		}
+	}
+	if *out == "" {
+		*out = "../docs"
+		if *quick {
+			*out = filepath.Join(os.TempDir(), "wdbench-quick")
+		}
+	}
+	if *runs < 1 {
+		return errors.New("-runs must be at least 1")
+	}
+	scens, err := pickScenarios(*scenList)
+	if err != nil {
+		return err
+	}
+	strats, err := pickStrategies(*stratList)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	benchDir, err := moduleDir()
+	if err != nil {
+		return err
+	}
+	outDir, err := filepath.Abs(*out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(outDir, "bench"), 0o755); err != nil {
+		return err
+	}
+
+	rep := &report{
+		Command:    "cd bench && go run ./runner " + strings.Join(os.Args[1:], " "),
+		Started:    time.Now(),
+		Quick:      *quick,
+		Runs:       *runs,
+		Duration:   *duration,
+		Interval:   *interval,
+		Machine:    machineInfo(),
+		Scenarios:  scens,
+		Strategies: strats,
+		Cells:      map[string][]cell{},
+		Plots:      map[string]string{},
+	}
+	rep.Versions = versions(ctx, benchDir)
+	rep.Versions = append(rep.Versions, [2]string{"this library", treeState(ctx, benchDir)})
+
+	if !*noSampling {
+		logf("sampling benchmarks (-benchtime %s)", *benchtime)
+		rep.Sampling, rep.SamplingCmd, rep.SamplingErr = runSampling(ctx, benchDir, *benchtime)
+		if rep.SamplingErr != nil {
+			logf("sampling benchmarks failed: %v", rep.SamplingErr)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+
+	var all []runResult
+	if !*noSurvival {
+		if *logDir != "" {
+			if err := os.MkdirAll(*logDir, 0o755); err != nil {
+				return err
+			}
+		}
+		all, err = survival(ctx, rep, benchDir, outDir, *logDir, scens, strats, *runs, *duration, *interval)
+		if err != nil {
+			return err
+		}
+	}
+
+	rep.Took = time.Since(rep.Started)
+	if err := writeCSVs(filepath.Join(outDir, "bench"), all, rep.Sampling); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(outDir, "benchmarks.md"))
+	if err != nil {
+		return err
+	}
+	if err := rep.writeMarkdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	logf("wrote %s in %s", filepath.Join(outDir, "benchmarks.md"), rep.Took.Round(time.Second))
+	return nil
+}
+
+// survival builds the workloads and runs every cell.
+func survival(ctx context.Context, rep *report, benchDir, outDir, logDir string, scens []scenario, strats []strategy, runs int, duration, interval time.Duration) ([]runResult, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the survival benchmarks need root (cgroup v1 groups); run with -no-survival for the sampling benchmarks alone")
+	}
+	if ok, why := cgtest.Available(); !ok {
+		return nil, fmt.Errorf("cannot make memory-capped cgroups here: %s", why)
+	}
+	tmp, err := os.MkdirTemp("", "wdbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	bins := map[string]string{}
+	for _, st := range strats {
+		if bins[st.Build] != "" {
+			continue
+		}
+		bin := filepath.Join(tmp, "workload-"+st.Build)
+		args := []string{"build", "-o", bin}
+		if st.Build == buildV130 {
+			args = append(args, "-tags", "watchdog_v130", "-modfile", "go.v130.mod")
+		}
+		args = append(args, "./workload")
+		logf("go %s", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = benchDir
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("building the %s workload: %w", st.Build, err)
+		}
+		bins[st.Build] = bin
+	}
+
+	pageFile := ""
+	for _, sc := range scens {
+		if sc.PageFile && pageFile == "" {
+			pageFile = filepath.Join(tmp, "pagecache.dat")
+			logf("writing %d MiB to %s", pageFileMiB, pageFile)
+			if err := writePageFile(pageFile, pageFileMiB*mib); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if pageFile != "" {
+		defer evict(pageFile) // leave no cache behind
+	}
+
+	const settle = 250 * time.Millisecond
+	capBytes := uint64(capMiB * mib)
+	timeout := 3*duration + 30*time.Second
+	total := len(scens) * len(strats) * runs
+	done := 0
+	var all []runResult
+	for _, sc := range scens {
+		byStrat := map[string][]runResult{}
+		for run := 1; run <= runs; run++ {
+			for _, st := range strats {
+				args := append([]string{"-strategy", st.Flag, "-scenario", sc.Name, "-duration", duration.String()}, sc.Args...)
+				if sc.PageFile {
+					args = append(args, "-file", pageFile)
+					if err := evict(pageFile); err != nil {
+						return nil, fmt.Errorf("evicting %s from the page cache: %w", pageFile, err)
+					}
+				}
+				// Let the kernel finish tearing down the previous group
+				// (it frees its pages asynchronously) before the next starts.
+				time.Sleep(settle)
+				res, err := runOnce(ctx, sc, st, run, bins[st.Build], args, capBytes, interval, timeout, logDir)
+				done++
+				if err != nil {
+					return nil, fmt.Errorf("%s %s run %d: %w", sc.Name, st.Name, run, err)
+				}
+				line := fmt.Sprintf("[%d/%d] %-15s %-12s run %d: %-10s peak %5.1f MiB, %5.2f s", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib, res.Wall.Seconds())
+				if res.Res != nil {
+					line += fmt.Sprintf(", GC CPU %.2f %%, %d GCs (%d forced)", res.Res.GCCPUFraction*100, res.Res.GCs, res.Res.ForcedGCs)
+				} else if res.Outcome == failed {
+					line += ": " + res.Detail
+				}
+				logf("%s", line)
+				byStrat[st.Name] = append(byStrat[st.Name], res)
+				all = append(all, res)
+			}
+		}
+		var cells []cell
+		for _, st := range strats {
+			cells = append(cells, summarise(st, byStrat[st.Name]))
+		}
+		rep.Cells[sc.Name] = cells
+		png := filepath.Join("bench", sc.Name+".png")
+		if err := plotUsage(filepath.Join(outDir, png), sc, cells, capBytes); err != nil {
+			return nil, fmt.Errorf("plotting %s: %w", sc.Name, err)
+		}
+		rep.Plots[sc.Name] = png
+	}
+	return all, nil
+}
+
+// moduleDir returns the directory of the bench module (the current one).
+func moduleDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	b, err := os.ReadFile(gomod)
+	if err != nil || !strings.Contains(string(b), "module github.com/raulk/go-watchdog/bench\n") {
+		return "", fmt.Errorf("run the runner from the bench module (cd bench && go run ./runner); the current module is %q", gomod)
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// versions lists the Go toolchain and the module versions being compared.
+func versions(ctx context.Context, benchDir string) [][2]string {
+	v := [][2]string{{"Go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}}
+	list := func(extra []string, mods ...string) string {
+		args := append(append([]string{"list"}, extra...), append([]string{"-m", "-f", "{{.Path}} {{.Version}}"}, mods...)...)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = benchDir
+		out, err := cmd.Output()
+		if err != nil {
+			return "unknown (" + err.Error() + ")"
+		}
+		return strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", ", ")
+	}
+	v = append(v,
+		[2]string{"v1.3.0 build", list([]string{"-modfile", "go.v130.mod"}, "github.com/raulk/go-watchdog")},
+		[2]string{"v1.3.0's samplers", list([]string{"-modfile", "go.v130.mod"}, "github.com/containerd/cgroups", "github.com/elastic/gosigar")},
+	)
+	return v
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
+
+// treeState names the commit of the library under test, and says whether
+// the work tree had changes (read-only git commands).
+func treeState(ctx context.Context, benchDir string) string {
+	git := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = benchDir
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	head, err := git("rev-parse", "--short", "HEAD")
+	if err != nil {
+		return "this work tree (not a git checkout)"
+	}
+	state := "commit " + head
+	if dirty, err := git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", ".."); err == nil && dirty != "" {
+		state += " with uncommitted changes"
+	}
+	return state
+}

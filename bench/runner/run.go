@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/raulk/go-watchdog/internal/cgtest"
+	"golang.org/x/sys/unix"
+)
+
+// workloadResult is the JSON line the workload prints at exit.
+type workloadResult struct {
+	WallSeconds   float64 `json:"wall_s"`
+	GCs           uint64  `json:"gcs"`
+	ForcedGCs     uint64  `json:"forced_gcs"`
+	GCCPUFraction float64 `json:"gc_cpu_fraction"`
+	GCCPUSeconds  float64 `json:"gc_cpu_s"`
+	GCIdleSeconds float64 `json:"gc_idle_s"`
+	ChurnedMiB    uint64  `json:"churned_mib"`
+	ReadMiB       uint64  `json:"read_mib"`
+}
+
+// outcome of a run.
+const (
+	survived  = "survived"
+	oomKilled = "oom-killed"
+	failed    = "failed" // exited with an error, or killed by something other than the OOM killer
+)
+
+// sample is one reading of the cgroup's usage during a run.
+type sample struct {
+	At    time.Duration
+	Bytes uint64
+}
+
+// runResult is one row of runs.csv.
+type runResult struct {
+	Scenario string
+	Strategy string
+	Run      int
+	Outcome  string
+	Detail   string // exit status / signal, or the error
+	OOMKills uint64
+	Peak     uint64        // memory.max_usage_in_bytes
+	Wall     time.Duration // start to exit, measured by the runner
+	Res      *workloadResult
+	Samples  []sample
+}
+
+// runOnce runs the workload once in a fresh cgroup capped at capBytes,
+// sampling its usage every interval, and always removes the cgroup.
+func runOnce(ctx context.Context, sc scenario, st strategy, run int, bin string, args []string, capBytes uint64, interval, timeout time.Duration, logDir string) (res runResult, err error) {
+	res = runResult{Scenario: sc.Name, Strategy: st.Name, Run: run}
+	g, err := cgtest.New("wdbench", capBytes)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if rerr := g.Remove(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+
+	cmd := g.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &tailWriter{max: 4 << 10, buf: &stderr}
+	if logDir != "" {
+		// The workload's stderr (the watchdog's log) in full, for a closer look.
+		lf, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%s-%s-%d.log", sc.Name, st.Name, run)))
+		if err != nil {
+			return res, err
+		}
+		defer lf.Close()
+		cmd.Stderr = io.MultiWriter(cmd.Stderr, lf)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("starting the workload: %w", err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	var werr error
+	timedOut := false
+loop:
+	for {
+		select {
+		case werr = <-waitErr:
+			break loop
+		case <-tick.C:
+			if u, err := g.Usage(); err == nil {
+				res.Samples = append(res.Samples, sample{At: time.Since(start), Bytes: u})
+			}
+		case <-deadline.C:
+			// Only the process we started, by its PID.
+			timedOut = true
+			_ = cmd.Process.Kill()
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			<-waitErr
+			return res, ctx.Err()
+		}
+	}
+	res.Wall = time.Since(start)
+
+	if res.OOMKills, err = g.OOMKills(); err != nil {
+		return res, err
+	}
+	if res.Peak, err = g.MaxUsage(); err != nil {
+		return res, err
+	}
+
+	sig := signalOf(cmd.ProcessState)
+	switch {
+	case timedOut:
+		res.Outcome, res.Detail = failed, fmt.Sprintf("timed out after %s", timeout)
+	case res.OOMKills > 0 || sig == syscall.SIGKILL:
+		res.Outcome = oomKilled
+		res.Detail = fmt.Sprintf("oom_kill %d, %v", res.OOMKills, cmd.ProcessState)
+		if res.OOMKills == 0 {
+			res.Outcome, res.Detail = failed, fmt.Sprintf("SIGKILL without an OOM kill (%v)", cmd.ProcessState)
+		}
+	case werr != nil:
+		res.Outcome, res.Detail = failed, fmt.Sprintf("%v: %s", werr, lastLine(stderr.String()))
+	default:
+		var r workloadResult
+		if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &r); err != nil {
+			res.Outcome, res.Detail = failed, fmt.Sprintf("bad result line %q: %v", stdout.String(), err)
+			break
+		}
+		res.Outcome, res.Detail, res.Res = survived, "exit 0", &r
+	}
+	return res, nil
+}
+
+func signalOf(ps *os.ProcessState) syscall.Signal {
+	if ps == nil {
+		return 0
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal()
+	}
+	return 0
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// tailWriter keeps only the last max bytes written (the watchdog logs to
+// stderr; only the end matters for a failure message).
+type tailWriter struct {
+	max int
+	buf *bytes.Buffer
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	if over := w.buf.Len() - w.max; over > 0 {
+		w.buf.Next(over)
+	}
+	return len(p), nil
+}
+
+// writePageFile writes the file the pagecache scenario reads: n bytes, not
+// all alike, synced to disk.
+func writePageFile(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for i := 0; i < n; i += len(buf) {
+		for j := 0; j < len(buf); j += 8 {
+			copy(buf[j:], strconv.AppendInt(buf[j:j], int64(i+j), 36))
+		}
+		if _, err := f.Write(buf); err != nil {
+			return errors.Join(err, f.Close())
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return f.Close()
+}
+
+// evict drops path's pages from the page cache (they are clean), so the
+// next run reads it from disk and the pages are charged to its cgroup
+// rather than staying charged to whichever cgroup read them before.
+func evict(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+}

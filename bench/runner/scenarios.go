@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// capMiB is the memory cap of every run's cgroup.
+const capMiB = 256
+
+// scenario is one table of the survival results. Args are workload flags
+// besides -strategy, -scenario and -duration. The sizes are calibrated for a
+// 256 MiB cap: live data stays well under it in every scenario, so a
+// strategy that keeps the garbage in check survives.
+type scenario struct {
+	Name     string
+	Doc      string
+	Args     []string
+	PageFile bool // reads the shared page cache file (-file)
+}
+
+var scenarios = []scenario{
+	{
+		Name: "offheap",
+		Doc: "100 MiB of anonymous mmap'd memory (touched) beside an 80 MiB live heap and 600 MiB/s of short-lived garbage. " +
+			"Live data is 180 MiB of 256; GOGC=100 lets the heap grow to about twice the live heap, which does not fit next to the mmap'd memory. " +
+			"GOMEMLIMIT does not count the mmap'd memory.",
+		Args: []string{"-offheap", "100", "-live", "80", "-churn", "600"},
+	},
+	{
+		Name: "offheap-growing",
+		Doc:  "Like offheap, but the mmap'd memory starts at 40 MiB and grows by 100 MiB (4 MiB steps) over the run, beside a 64 MiB live heap: at the end live data is 204 MiB of 256.",
+		Args: []string{"-offheap", "40", "-offheap-grow", "100", "-live", "64", "-churn", "600"},
+	},
+	{
+		Name: "spike",
+		Doc:  "A 40 MiB live heap with 600 MiB/s of garbage, and every 2.5 s (first at 1.25 s) a spike of 96 MiB more live heap (built up over ~300 ms, held 1 s, released), like a compaction. Peak live data is 136 MiB of 256.",
+		Args: []string{"-live", "40", "-spike", "96", "-churn", "600"},
+	},
+	{
+		Name: "heaponly",
+		Doc:  "Heap only: an 88 MiB live heap and 600 MiB/s of garbage, which fits under the cap with GOGC=100 (no-regression check: nobody should die, and a watchdog should not add much GC work).",
+		Args: []string{"-live", "88", "-churn", "600"},
+	},
+	{
+		Name: "pagecache",
+		Doc: "A small heap (24 MiB live, 8 MiB/s of garbage) while a 384 MiB file (written before the run, outside the cgroup, and evicted from the page cache) is read over and over: the page cache fills the cgroup to its cap and the kernel reclaims it. " +
+			"Nobody should die; forced GCs here are wasted work, since GC cannot free page cache.",
+		Args:     []string{"-live", "24", "-churn", "8"},
+		PageFile: true,
+	},
+}
+
+const pageFileMiB = 384
+
+func pickScenarios(list string) ([]scenario, error) {
+	if list == "" {
+		return scenarios, nil
+	}
+	var out []scenario
+	for _, name := range strings.Split(list, ",") {
+		found := false
+		for _, s := range scenarios {
+			if s.Name == strings.TrimSpace(name) {
+				out = append(out, s)
+				found = true
+			}
+		}
+		if !found {
+			var names []string
+			for _, s := range scenarios {
+				names = append(names, s.Name)
+			}
+			return nil, fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
