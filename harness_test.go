@@ -151,8 +151,8 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 		setMemoryLimit func(int64) int64
 		readRuntime    func(*runtimeReader) runtimeStats
 		newGCWatcher   func() (<-chan struct{}, func())
-		soft           bool
-	}{Clock, Logger, ForcedGCFunc, setGCPercent, setMemoryLimit, readRuntime, newGCWatcher, HeadroomSoftLimit}
+		soft, events   bool
+	}{Clock, Logger, ForcedGCFunc, setGCPercent, setMemoryLimit, readRuntime, newGCWatcher, HeadroomSoftLimit, KernelEvents}
 	userLimit := int64(1<<63 - 1)
 	Clock, Logger = h.clock, h.log
 	testHookWait = func(d time.Duration) { h.waits <- d }
@@ -192,7 +192,7 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 		}
 		Clock, Logger, ForcedGCFunc = saved.clock, saved.logger, saved.forced
 		setGCPercent, setMemoryLimit, readRuntime = saved.setGCPercent, saved.setMemoryLimit, saved.readRuntime
-		newGCWatcher, HeadroomSoftLimit = saved.newGCWatcher, saved.soft
+		newGCWatcher, HeadroomSoftLimit, KernelEvents = saved.newGCWatcher, saved.soft, saved.events
 		testHookWait = nil
 	})
 	return h

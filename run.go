@@ -67,7 +67,7 @@ func newRun(driver string, scope UtilizationType, src source.Source, ctor Policy
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	if n, ok := src.(source.Notifier); ok && src != nil {
+	if n, ok := src.(source.Notifier); ok && src != nil && KernelEvents {
 		r.notifier = n
 	}
 	r.softLimit = src != nil && HeadroomSoftLimit

@@ -90,6 +90,13 @@ var (
 	// SetMemoryLimit) and restores that one when it stops. Set it to false
 	// before starting to opt out.
 	HeadroomSoftLimit = true
+
+	// KernelEvents, when true (the default), lets CgroupDriven wake on the
+	// kernel's memory events instead of waiting for its next poll: a cgroup
+	// v1 usage threshold armed at the policy's threshold, cgroup v2
+	// memory.events changes and PSI memory pressure. Polling stays the
+	// fallback. Set it to false before starting to poll only.
+	KernelEvents = true
 )
 
 // HeapDriven starts a watchdog that keeps the Go heap under limit bytes. After

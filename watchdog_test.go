@@ -337,3 +337,18 @@ func TestSoftLimitReserve(t *testing.T) {
 		assert.Equal(t, c.want, softLimitReserve(c.limit), "limit %d", c.limit)
 	}
 }
+
+func TestKernelEventsOptOut(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	HeadroomSoftLimit, KernelEvents = false, false
+	h.start(NewWatermarkPolicy(0.5, 0.9), time.Second)
+	d := h.wait()
+	h.src.set(func(f *fakeSource) { f.usage = 70 * mib })
+	h.src.events <- struct{}{} // ignored: the loop does not listen
+	d = h.tick(d)
+	h.src.mu.Lock()
+	assert.Empty(t, h.src.armed, "no kernel event is armed")
+	h.src.mu.Unlock()
+	assert.Equal(t, 1, h.forced, "the poll found the crossing")
+	assert.Zero(t, Snapshot().Events)
+}
