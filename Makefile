@@ -15,8 +15,10 @@ fmtcheck:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
+# Builds every package and vets (so compiles) the tests for each GOOS.
 cross:
-	@for os in $(CROSS_GOOS); do echo "GOOS=$$os go build ./..."; GOOS=$$os $(GO) build ./... || exit 1; done
+	@for os in $(CROSS_GOOS); do echo "GOOS=$$os go build ./... && go vet ./..."; \
+		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) vet ./... || exit 1; done
 
 # The race pass, then a plain pass: the real-cgroup survival test runs only
 # without -race (the race detector's shadow memory is charged to the cgroup).
@@ -29,6 +31,7 @@ apicheck:
 
 bench-vet:
 	cd bench && $(GO) vet ./...
+	cd bench && $(GO) vet -tags watchdog_v130 -modfile=go.v130.mod ./workload ./sampling
 
 ## test-vm: cgroup v1/v2 and PID-1 container scenarios on a real kernel under qemu
 test-vm:
