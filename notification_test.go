@@ -41,16 +41,18 @@ func registerNotif(t *testing.T, reg func(func()) func(), f func()) func() {
 	return unreg
 }
 
+// notifeeLists are the two notifee lists with their register functions.
+var notifeeLists = []struct {
+	name string
+	reg  func(func()) func()
+	list *[]notifee
+}{
+	{"pre", RegisterPreGCNotifee, &notifees.pre},
+	{"post", RegisterPostGCNotifee, &notifees.post},
+}
+
 func TestNotifeesOrderAndRemoval(t *testing.T) {
-	lists := []struct {
-		name string
-		reg  func(func()) func()
-		list *[]notifee
-	}{
-		{"pre", RegisterPreGCNotifee, &notifees.pre},
-		{"post", RegisterPostGCNotifee, &notifees.post},
-	}
-	for _, l := range lists {
+	for _, l := range notifeeLists {
 		t.Run(l.name, func(t *testing.T) {
 			rec := &notifRecorder{}
 			unA := registerNotif(t, l.reg, rec.fn("a"))
@@ -127,15 +129,7 @@ func TestNotifeesExtraRunsLast(t *testing.T) {
 }
 
 func TestNotifeeReentrantRegistration(t *testing.T) {
-	lists := []struct {
-		name string
-		reg  func(func()) func()
-		list *[]notifee
-	}{
-		{"pre", RegisterPreGCNotifee, &notifees.pre},
-		{"post", RegisterPostGCNotifee, &notifees.post},
-	}
-	for _, l := range lists {
+	for _, l := range notifeeLists {
 		t.Run(l.name, func(t *testing.T) {
 			rec := &notifRecorder{}
 			var unSelf func()

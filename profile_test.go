@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// profRecLogger records log lines as "LEVEL message".
-type profRecLogger struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *profRecLogger) add(level, tmpl string, args []interface{}) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level+" "+fmt.Sprintf(tmpl, args...))
-}
-
-func (l *profRecLogger) Debugf(t string, a ...interface{}) { l.add("DEBUG", t, a) }
-func (l *profRecLogger) Infof(t string, a ...interface{})  { l.add("INFO", t, a) }
-func (l *profRecLogger) Warnf(t string, a ...interface{})  { l.add("WARN", t, a) }
-func (l *profRecLogger) Errorf(t string, a ...interface{}) { l.add("ERROR", t, a) }
-
 // withLevel returns the recorded lines of one level.
-func (l *profRecLogger) withLevel(level string) []string {
+func (l *recLogger) withLevel(level string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
@@ -50,7 +32,7 @@ func (l *profRecLogger) withLevel(level string) []string {
 // profTestEnv sets the HeapProfile* settings, Clock and Logger for one test
 // and restores them afterwards.
 type profTestEnv struct {
-	log   *profRecLogger
+	log   *recLogger
 	clock *clock.Mock
 }
 
@@ -62,7 +44,7 @@ func setupProfTest(t *testing.T, dir string, threshold float64, max uint) *profT
 		HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures = savedDir, savedThreshold, savedMax
 		Clock, Logger = savedClock, savedLogger
 	})
-	env := &profTestEnv{log: &profRecLogger{}, clock: clock.NewMock()}
+	env := &profTestEnv{log: &recLogger{}, clock: clock.NewMock()}
 	env.clock.Set(time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC))
 	HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures = dir, threshold, max
 	Clock, Logger = env.clock, env.log
