@@ -36,6 +36,7 @@ type run struct {
 	policy      Policy
 	limit       uint64
 	threshold   uint64
+	armedAt     uint64 // threshold the kernel event is armed at; 0 none
 	rt          runtimeReader
 	origGOGC    int
 	gogc        int
@@ -107,7 +108,7 @@ func (r *run) exit(ready func()) {
 		Logger.Errorf("%s watchdog disarmed after a panic: %v", r.driver, p)
 	}
 	ready()
-	if r.origGOGC != 0 && r.gogc != r.origGOGC {
+	if r.src == nil && r.gogc != r.origGOGC {
 		setGCPercent(r.origGOGC)
 	}
 	if r.setLimit != 0 {
@@ -140,12 +141,25 @@ func (r *run) evaluate(used uint64) {
 		Logger.Debugf("%s usage %d bytes of limit %d bytes: next GC at %s", r.scope, used, r.limit, fmtThreshold(next))
 	}
 	r.threshold = next
-	if r.notifier != nil && next != PolicyTempDisabled {
-		if err := r.notifier.Arm(next); err != nil {
-			Logger.Warnf("arming a usage event at %d bytes on %s: %v; polling only", next, r.src, err)
-			r.notifier = nil
-		}
+	r.arm(next)
+}
+
+// arm moves the kernel usage event to the threshold (0 removes it when the
+// policy is disabled). Arming costs syscalls, so only a change re-arms. A
+// failure leaves the watchdog polling only.
+func (r *run) arm(threshold uint64) {
+	if threshold == PolicyTempDisabled {
+		threshold = 0
 	}
+	if r.notifier == nil || threshold == r.armedAt {
+		return
+	}
+	if err := r.notifier.Arm(threshold); err != nil {
+		Logger.Warnf("arming a usage event at %d bytes on %s: %v; polling only", threshold, r.src, err)
+		r.notifier = nil
+		return
+	}
+	r.armedAt = threshold
 }
 
 func fmtThreshold(t uint64) string {

@@ -136,6 +136,10 @@ func TestEventWakesLoopWithoutTick(t *testing.T) {
 	armed := append([]uint64(nil), h.src.armed...)
 	h.src.mu.Unlock()
 	assert.Equal(t, []uint64{50 * mib}, armed, "the kernel event is armed at the threshold")
+	h.gcEnded()
+	h.src.mu.Lock()
+	assert.Len(t, h.src.armed, 1, "an unchanged threshold is not re-armed")
+	h.src.mu.Unlock()
 
 	h.src.set(func(f *fakeSource) { f.usage = 70 * mib })
 	h.src.events <- struct{}{}
