@@ -44,8 +44,14 @@ func (s *stdlog) Errorf(template string, args ...interface{}) {
 }
 
 func newStdLogger() *stdlog {
-	return &stdlog{log: log.New(log.Writer(), "[watchdog] ", log.LstdFlags|log.Lmsgprefix)}
+	return &stdlog{log: log.New(stdWriter{}, "[watchdog] ", log.LstdFlags|log.Lmsgprefix)}
 }
+
+// stdWriter writes to the standard logger's output as it is at each write,
+// so a later log.SetOutput redirects the watchdog's lines too.
+type stdWriter struct{}
+
+func (stdWriter) Write(p []byte) (int, error) { return log.Writer().Write(p) }
 
 // SlogLogger makes a *slog.Logger usable as Logger:
 //

@@ -42,9 +42,16 @@ func swapStdLog(t *testing.T) *bytes.Buffer {
 	return &buf
 }
 
+func TestStdLoggerFollowsLogSetOutput(t *testing.T) {
+	l := newStdLogger() // made before the output is redirected
+	buf := swapStdLog(t)
+	l.Infof("after %s", "SetOutput")
+	assert.Contains(t, buf.String(), "[watchdog] INFO after SetOutput")
+}
+
 func TestStdLoggerDefault(t *testing.T) {
 	buf := swapStdLog(t)
-	l := newStdLogger() // picks up log.Writer() at construction
+	l := newStdLogger()
 	assert.False(t, l.debug, "debug lines are dropped by default")
 
 	tests := []struct {
