@@ -146,13 +146,23 @@ func ParseSize(s string) (uint64, error) {
 			break
 		}
 	}
+	outside := fmt.Errorf("size %q is outside 1 byte .. 2^64-1 bytes", s)
+	// Whole numbers are parsed exactly; only fractions go through float64.
+	if n, err := strconv.ParseUint(t, 10, 64); err == nil {
+		if n == 0 || n > math.MaxUint64/mult {
+			return 0, outside
+		}
+		return n * mult, nil
+	} else if errors.Is(err, strconv.ErrRange) {
+		return 0, outside
+	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("size %q is not a number of bytes with an optional unit (KiB, MiB, GiB, TiB, KB, MB, GB, TB, B)", s)
 	}
 	v := f * float64(mult)
 	if v < 1 || v >= math.MaxUint64 {
-		return 0, fmt.Errorf("size %q is outside 1 byte .. 2^64-1 bytes", s)
+		return 0, outside
 	}
 	return uint64(v), nil
 }

@@ -7,8 +7,10 @@
 // It runs the sampling-cost benchmarks (go test -bench ./sampling), then
 // every scenario × strategy × run of the survival benchmarks: the workload
 // (./workload, built once against this repository and once against v1.3.0)
-// in a fresh memory-capped cgroup v1 group made with internal/cgtest. Runs
-// are sequential. Every group is removed, even on failure or Ctrl-C.
+// in a fresh memory-capped cgroup v1 group made with internal/cgtest; then
+// the reaction latency experiment (latency.go), one workload run per
+// strategy. Runs are sequential. Every group is removed, even on failure or
+// Ctrl-C. -only picks some of the three parts, e.g. -only latency.
 package main
 
 import (
@@ -24,8 +26,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/raulk/go-watchdog/internal/cgtest"
 )
 
 func main() {
@@ -43,12 +43,15 @@ func mainErr() error {
 		runs       = flag.Int("runs", 5, "runs per scenario × strategy cell")
 		duration   = flag.Duration("duration", 6*time.Second, "nominal length of one run (the churn's paced length)")
 		interval   = flag.Duration("interval", 50*time.Millisecond, "cgroup usage sampling interval")
-		quick      = flag.Bool("quick", false, "smoke test: -runs 1, -duration 2s, -benchtime 100ms")
+		quick      = flag.Bool("quick", false, "smoke test: -runs 1, -duration 2s, -benchtime 100ms, -latency-trials 3")
 		scenList   = flag.String("scenarios", "", "comma-separated scenarios (default all)")
 		stratList  = flag.String("strategies", "", "comma-separated strategies, or BUILD:FLAG for a workload -strategy value, e.g. this:watchdog-foo (default "+strategyNames()+")")
 		benchtime  = flag.String("benchtime", "1s", "go test -benchtime for the sampling benchmarks")
 		noSampling = flag.Bool("no-sampling", false, "skip the sampling-cost benchmarks")
 		noSurvival = flag.Bool("no-survival", false, "skip the survival benchmarks")
+		noLatency  = flag.Bool("no-latency", false, "skip the reaction latency experiment")
+		only       = flag.String("only", "", "comma-separated parts to run, of sampling, survival, latency (default all; overrides -no-*)")
+		latTrials  = flag.Int("latency-trials", 15, "crossings timed per strategy in the latency experiment")
 		logDir     = flag.String("logs", "", "directory for each run's full stderr (the watchdog's log); default: none kept")
 	)
 	flag.Parse()
@@ -67,6 +70,9 @@ func mainErr() error {
 		if !set["benchtime"] {
 			*benchtime = "100ms"
 		}
+		if !set["latency-trials"] {
+			*latTrials = 3
+		}
 	}
 	if *out == "" {
 		*out = "../docs"
@@ -74,8 +80,24 @@ func mainErr() error {
 			*out = filepath.Join(os.TempDir(), "wdbench-quick")
 		}
 	}
-	if *runs < 1 {
-		return errors.New("-runs must be at least 1")
+	if *runs < 1 || *latTrials < 1 {
+		return errors.New("-runs and -latency-trials must be at least 1")
+	}
+	doSampling, doSurvival, doLatency := !*noSampling, !*noSurvival, !*noLatency
+	if *only != "" {
+		doSampling, doSurvival, doLatency = false, false, false
+		for _, part := range strings.Split(*only, ",") {
+			switch strings.TrimSpace(part) {
+			case "sampling":
+				doSampling = true
+			case "survival":
+				doSurvival = true
+			case "latency":
+				doLatency = true
+			default:
+				return fmt.Errorf("-only: unknown part %q (have sampling, survival, latency)", part)
+			}
+		}
 	}
 	scens, err := pickScenarios(*scenList)
 	if err != nil {
@@ -117,7 +139,7 @@ func mainErr() error {
 	rep.Versions = versions(ctx, benchDir)
 	rep.Versions = append(rep.Versions, [2]string{"this library", treeState(ctx, benchDir)})
 
-	if !*noSampling {
+	if doSampling {
 		logf("sampling benchmarks (-benchtime %s)", *benchtime)
 		rep.Sampling, rep.SamplingCmd, rep.SamplingErr = runSampling(ctx, benchDir, *benchtime)
 		if rep.SamplingErr != nil {
@@ -129,20 +151,48 @@ func mainErr() error {
 	}
 
 	var all []runResult
-	if !*noSurvival {
+	if doSurvival || doLatency {
+		if err := needCgroups(); err != nil {
+			return err
+		}
 		if *logDir != "" {
 			if err := os.MkdirAll(*logDir, 0o755); err != nil {
 				return err
 			}
 		}
-		all, err = survival(ctx, rep, benchDir, outDir, *logDir, scens, strats, *runs, *duration, *interval)
+		tmp, err := os.MkdirTemp("", "wdbench-")
 		if err != nil {
 			return err
+		}
+		defer os.RemoveAll(tmp)
+		var need []strategy
+		if doSurvival {
+			need = append(need, strats...)
+		}
+		if doLatency {
+			need = append(need, latencyStrategies...)
+		}
+		bins, err := buildWorkloads(ctx, benchDir, tmp, need)
+		if err != nil {
+			return err
+		}
+		if doSurvival {
+			if all, err = survival(ctx, rep, bins, tmp, outDir, *logDir, scens, strats, *runs, *duration, *interval); err != nil {
+				return err
+			}
+		}
+		if doLatency {
+			if rep.Latency, err = latency(ctx, bins, *logDir, *latTrials); err != nil {
+				return err
+			}
 		}
 	}
 
 	rep.Took = time.Since(rep.Started)
-	if err := writeCSVs(filepath.Join(outDir, "bench"), all, rep.Sampling); err != nil {
+	if err := writeCSVs(filepath.Join(outDir, "bench"), doSurvival, all, rep.Sampling); err != nil {
+		return err
+	}
+	if err := writeLatencyCSV(filepath.Join(outDir, "bench"), rep.Latency); err != nil {
 		return err
 	}
 	f, err := os.Create(filepath.Join(outDir, "benchmarks.md"))
@@ -158,105 +208,6 @@ func mainErr() error {
 	}
 	logf("wrote %s in %s", filepath.Join(outDir, "benchmarks.md"), rep.Took.Round(time.Second))
 	return nil
-}
-
-// survival builds the workloads and runs every cell.
-func survival(ctx context.Context, rep *report, benchDir, outDir, logDir string, scens []scenario, strats []strategy, runs int, duration, interval time.Duration) ([]runResult, error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("the survival benchmarks need root (cgroup v1 groups); run with -no-survival for the sampling benchmarks alone")
-	}
-	if ok, why := cgtest.Available(); !ok {
-		return nil, fmt.Errorf("cannot make memory-capped cgroups here: %s", why)
-	}
-	tmp, err := os.MkdirTemp("", "wdbench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-
-	bins := map[string]string{}
-	for _, st := range strats {
-		if bins[st.Build] != "" {
-			continue
-		}
-		bin := filepath.Join(tmp, "workload-"+st.Build)
-		args := []string{"build", "-o", bin}
-		if st.Build == buildV130 {
-			args = append(args, "-tags", "watchdog_v130", "-modfile", "go.v130.mod")
-		}
-		args = append(args, "./workload")
-		logf("go %s", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = benchDir
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("building the %s workload: %w", st.Build, err)
-		}
-		bins[st.Build] = bin
-	}
-
-	pageFile := ""
-	for _, sc := range scens {
-		if sc.PageFile && pageFile == "" {
-			pageFile = filepath.Join(tmp, "pagecache.dat")
-			logf("writing %d MiB to %s", pageFileMiB, pageFile)
-			if err := writePageFile(pageFile, pageFileMiB*mib); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if pageFile != "" {
-		defer evict(pageFile) // leave no cache behind
-	}
-
-	const settle = 250 * time.Millisecond
-	capBytes := uint64(capMiB * mib)
-	timeout := 3*duration + 30*time.Second
-	total := len(scens) * len(strats) * runs
-	done := 0
-	var all []runResult
-	for _, sc := range scens {
-		byStrat := map[string][]runResult{}
-		for run := 1; run <= runs; run++ {
-			for _, st := range strats {
-				args := append([]string{"-strategy", st.Flag, "-scenario", sc.Name, "-duration", duration.String()}, sc.Args...)
-				if sc.PageFile {
-					args = append(args, "-file", pageFile)
-					if err := evict(pageFile); err != nil {
-						return nil, fmt.Errorf("evicting %s from the page cache: %w", pageFile, err)
-					}
-				}
-				// Let the kernel finish tearing down the previous group
-				// (it frees its pages asynchronously) before the next starts.
-				time.Sleep(settle)
-				res, err := runOnce(ctx, sc, st, run, bins[st.Build], args, capBytes, interval, timeout, logDir)
-				done++
-				if err != nil {
-					return nil, fmt.Errorf("%s %s run %d: %w", sc.Name, st.Name, run, err)
-				}
-				line := fmt.Sprintf("[%d/%d] %-15s %-12s run %d: %-10s peak %5.1f MiB, %5.2f s", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib, res.Wall.Seconds())
-				if res.Res != nil {
-					line += fmt.Sprintf(", GC CPU %.2f %%, %d GCs (%d forced)", res.Res.GCCPUFraction*100, res.Res.GCs, res.Res.ForcedGCs)
-				} else if res.Outcome == failed {
-					line += ": " + res.Detail
-				}
-				logf("%s", line)
-				byStrat[st.Name] = append(byStrat[st.Name], res)
-				all = append(all, res)
-			}
-		}
-		var cells []cell
-		for _, st := range strats {
-			cells = append(cells, summarise(st, byStrat[st.Name]))
-		}
-		rep.Cells[sc.Name] = cells
-		png := filepath.Join("bench", sc.Name+".png")
-		if err := plotUsage(filepath.Join(outDir, png), sc, cells, capBytes); err != nil {
-			return nil, fmt.Errorf("plotting %s: %w", sc.Name, err)
-		}
-		rep.Plots[sc.Name] = png
-	}
-	return all, nil
 }
 
 // moduleDir returns the directory of the bench module (the current one).

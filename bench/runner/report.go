@@ -95,6 +95,7 @@ type report struct {
 	SamplingCmd []string
 	SamplingErr error
 	Plots       map[string]string // scenario → PNG path relative to the doc
+	Latency     []latencyCell     // reaction latency, in strategy order
 }
 
 func (r *report) writeMarkdown(w io.Writer) error {
@@ -130,8 +131,27 @@ func (r *report) writeMarkdown(w io.Writer) error {
 		p("\n")
 	}
 
+	r.writeSurvival(p)
+	r.writeLatency(p)
+	var raw []string
+	if len(r.Cells) > 0 {
+		raw = append(raw, "`bench/runs.csv` (one row per run)", "`bench/usage.csv` (the usage samples)")
+	}
+	if len(r.Sampling) > 0 {
+		raw = append(raw, "`bench/sampling.csv`")
+	}
+	if len(r.Latency) > 0 {
+		raw = append(raw, "`bench/latency.csv` (one row per latency trial)")
+	}
+	if len(raw) > 0 {
+		p("Raw data: %s.\n", strings.Join(raw, ", "))
+	}
+	return nil
+}
+
+func (r *report) writeSurvival(p func(string, ...any)) {
 	if len(r.Cells) == 0 {
-		return nil
+		return
 	}
 	p("## Survival\n\n")
 	p("Each run starts the workload (`bench/workload`) in a fresh cgroup v1 memory group capped at %d MiB (no swap), ", capMiB)
@@ -172,11 +192,11 @@ func (r *report) writeMarkdown(w io.Writer) error {
 		}
 		p("\n")
 	}
-	p("Raw data: `bench/runs.csv` (one row per run), `bench/usage.csv` (the usage samples), `bench/sampling.csv`.\n")
-	return nil
 }
 
-func writeCSVs(dir string, all []runResult, sampling []benchLine) error {
+// writeCSVs writes sampling.csv when there are sampling results, and
+// runs.csv and usage.csv when the survival benchmarks ran.
+func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLine) error {
 	runs := [][]string{{"scenario", "strategy", "run", "outcome", "detail", "oom_kills", "peak_bytes", "wall_s", "gc_cpu_fraction", "gc_cpu_s", "gc_idle_s", "gcs", "forced_gcs", "churned_mib", "read_mib"}}
 	usage := [][]string{{"scenario", "strategy", "run", "t_s", "usage_bytes"}}
 	for _, r := range all {
@@ -192,7 +212,10 @@ func writeCSVs(dir string, all []runResult, sampling []benchLine) error {
 			usage = append(usage, []string{r.Scenario, r.Strategy, strconv.Itoa(r.Run), fmtF(s.At.Seconds(), 3), strconv.FormatUint(s.Bytes, 10)})
 		}
 	}
-	files := map[string][][]string{"runs.csv": runs, "usage.csv": usage}
+	files := map[string][][]string{}
+	if survivalRan {
+		files["runs.csv"], files["usage.csv"] = runs, usage
+	}
 	if len(sampling) > 0 {
 		rows := [][]string{{"benchmark", "library", "n", "ns_per_op", "bytes_per_op", "allocs_per_op"}}
 		for _, b := range sampling {

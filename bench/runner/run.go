@@ -28,6 +28,10 @@ type workloadResult struct {
 	GCIdleSeconds float64 `json:"gc_idle_s"`
 	ChurnedMiB    uint64  `json:"churned_mib"`
 	ReadMiB       uint64  `json:"read_mib"`
+	// The latency scenario's results.
+	Threshold uint64            `json:"threshold"`
+	Trials    []latencyTrial    `json:"trials"`
+	Watchdog  map[string]uint64 `json:"watchdog"` // this build's Snapshot counters
 }
 
 // outcome of a run.
@@ -72,6 +76,8 @@ func runOnce(ctx context.Context, sc scenario, st strategy, run int, bin string,
 	}()
 
 	cmd := g.Command(bin, args...)
+	// The latency scenario reads the group's usage file.
+	cmd.Env = append(os.Environ(), "WDBENCH_CGROUP="+g.Dir)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &tailWriter{max: 4 << 10, buf: &stderr}

@@ -39,6 +39,10 @@ const mib = 1 << 20
 // lotusWatermarks are the watermarks Lotus used with v1.3.0's CgroupDriven.
 var lotusWatermarks = []float64{0.50, 0.60, 0.70, 0.85, 0.90, 0.925, 0.95}
 
+// policy is the policy of the watchdog strategies: Lotus's watermarks, or
+// a fixed threshold in the latency scenario.
+var policy = watchdog.NewWatermarkPolicy(lotusWatermarks...)
+
 // strategy sets up one way of keeping the process under its cap. capBytes is
 // the cgroup limit. It returns a function that undoes it at exit.
 type strategy func(capBytes uint64) (stop func(), err error)
@@ -52,7 +56,7 @@ var strategies = map[string]strategy{
 		return func() {}, nil
 	},
 	"watchdog": func(uint64) (func(), error) {
-		err, stop := watchdog.CgroupDriven(time.Second, watchdog.NewWatermarkPolicy(lotusWatermarks...))
+		err, stop := watchdog.CgroupDriven(time.Second, policy)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +66,7 @@ var strategies = map[string]strategy{
 
 var (
 	strategyName   = flag.String("strategy", "none", "how to keep under the cap: "+strings.Join(strategyNames(), "|"))
-	scenario       = flag.String("scenario", "heaponly", "offheap|offheap-growing|spike|heaponly|pagecache")
+	scenario       = flag.String("scenario", "heaponly", "offheap|offheap-growing|spike|heaponly|pagecache|latency")
 	duration       = flag.Duration("duration", 6*time.Second, "nominal run time: the churn allocates -churn MiB/s for this long (the run takes longer if GC slows it)")
 	capFlag        = flag.Uint64("cap", 0, "memory cap in bytes (0: read this process's cgroup limit)")
 	liveMiB        = flag.Int("live", 40, "live heap in MiB, kept for the whole run (a tenth of it is replaced per second)")
@@ -132,6 +136,8 @@ func run() error {
 		if *file == "" {
 			return errors.New("-scenario pagecache needs -file")
 		}
+	case "latency":
+		return runLatency(setup, capBytes)
 	default:
 		return fmt.Errorf("unknown -scenario %q", *scenario)
 	}

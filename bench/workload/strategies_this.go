@@ -2,6 +2,12 @@
 
 package main
 
+import (
+	"time"
+
+	watchdog "github.com/raulk/go-watchdog"
+)
+
 // Strategies that need API only this repository has. The v1.3.0 build
 // (-tags watchdog_v130 -modfile=go.v130.mod) leaves this file out,
 // so everything in main.go must compile against v1.3.0 too.
@@ -10,7 +16,7 @@ package main
 // starting with "watchdog-", e.g.
 //
 //	strategies["watchdog-foo"] = func(capBytes uint64) (func(), error) {
-//		err, stop := watchdog.CgroupDriven(time.Second, watchdog.NewWatermarkPolicy(lotusWatermarks...), watchdog.WithFoo())
+//		err, stop := watchdog.CgroupDriven(time.Second, policy, watchdog.WithFoo())
 //		if err != nil {
 //			return nil, err
 //		}
@@ -18,4 +24,30 @@ package main
 //	}
 //
 // and add a row to the runner's strategy table (runner/strategies.go).
-func init() {}
+func init() {
+	// Polling only: no kernel events, soft limit managed (so polls at least
+	// every 100 ms).
+	strategies["watchdog-poll"] = cgroupWith(func() { watchdog.KernelEvents = false })
+	// Polling at the frequency (1 s) with adaptive sampling only: no kernel
+	// events, no soft limit.
+	strategies["watchdog-poll-1s"] = cgroupWith(func() {
+		watchdog.KernelEvents = false
+		watchdog.HeadroomSoftLimit = false
+	})
+	watchdogCounters = func() map[string]uint64 {
+		s := watchdog.Snapshot()
+		return map[string]uint64{"events": s.Events, "samples": s.Samples, "forced_gcs": s.ForcedGCs}
+	}
+}
+
+// cgroupWith runs CgroupDriven(1s, policy) after setting package options.
+func cgroupWith(set func()) strategy {
+	return func(uint64) (func(), error) {
+		set()
+		err, stop := watchdog.CgroupDriven(time.Second, policy)
+		if err != nil {
+			return nil, err
+		}
+		return stop, nil
+	}
+}

@@ -148,6 +148,11 @@ func translate(fsRoot string, version int, cgPath string, m mount, pid int) loca
 // relativeTo returns p relative to root ("" when equal) if p is root or
 // below it.
 func relativeTo(p, root string) (string, bool) {
+	if dotDotFirst(p) {
+		// "/.." leads a path that lies outside the cgroup namespace's root;
+		// filepath.Clean would silently drop it.
+		return "", false
+	}
 	p, root = filepath.Clean(p), filepath.Clean(root)
 	if root == "/" {
 		return strings.TrimPrefix(p, "/"), strings.HasPrefix(p, "/")
@@ -159,6 +164,11 @@ func relativeTo(p, root string) (string, bool) {
 		return rest, true
 	}
 	return "", false
+}
+
+// dotDotFirst reports whether an absolute path starts with "/..".
+func dotDotFirst(p string) bool {
+	return p == "/.." || strings.HasPrefix(p, "/../")
 }
 
 // parseMountinfo returns the cgroup and cgroup2 mounts listed in a
@@ -173,9 +183,11 @@ func parseMountinfo(path string) ([]mount, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
-		fields := strings.Fields(sc.Text())
+		// Fields are separated by single spaces; the kernel escapes spaces,
+		// tabs, newlines and backslashes inside them as \ooo.
+		fields := strings.Split(strings.TrimRight(sc.Text(), " "), " ")
 		sep := slices.Index(fields, "-")
-		if sep < 6 || len(fields) < sep+3 {
+		if sep < 6 || len(fields) < sep+4 {
 			return nil, fmt.Errorf("cgroups: %s line %d: %q does not have the mountinfo layout (6+ fields, \"-\", type, source, options)", path, n, sc.Text())
 		}
 		fstype := fields[sep+1]

@@ -168,6 +168,9 @@ func parseMeminfo(path string, b []byte) (total, available uint64, err error) {
 			return 0, 0, fmt.Errorf("source: %s has no MemAvailable line, nor MemFree, Buffers and Cached to estimate it", path)
 		}
 		available = free + buffers + cached
+		if available < free || available > total { // wrapped, or more than there is
+			available = total
+		}
 	}
 	return total, available, nil
 }
@@ -180,10 +183,10 @@ func parseKB(b []byte) (uint64, bool) {
 	var v uint64
 	i := 0
 	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		if v > (1<<64-1)/10/1024 {
+		v = v*10 + uint64(b[i]-'0')
+		if v > (1<<64-1)/1024 { // checked after each digit: bytes must fit too
 			return 0, false
 		}
-		v = v*10 + uint64(b[i]-'0')
 	}
 	if i == 0 || string(bytes.TrimRight(b[i:], " \r")) != " kB" {
 		return 0, false

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/raulk/go-watchdog/internal/cgtest"
+)
+
+// needCgroups checks that memory-capped cgroup v1 groups can be made here.
+func needCgroups() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the survival and latency benchmarks need root (cgroup v1 groups); run with -only sampling for the sampling benchmarks alone")
+	}
+	if ok, why := cgtest.Available(); !ok {
+		return fmt.Errorf("cannot make memory-capped cgroups here: %s", why)
+	}
+	return nil
+}
+
+// buildWorkloads builds the workload once per build the strategies use, into
+// dir, and returns the binaries by build.
+func buildWorkloads(ctx context.Context, benchDir, dir string, strats []strategy) (map[string]string, error) {
+	bins := map[string]string{}
+	for _, st := range strats {
+		if bins[st.Build] != "" {
+			continue
+		}
+		bin := filepath.Join(dir, "workload-"+st.Build)
+		args := []string{"build", "-o", bin}
+		if st.Build == buildV130 {
+			args = append(args, "-tags", "watchdog_v130", "-modfile", "go.v130.mod")
+		}
+		args = append(args, "./workload")
+		logf("go %s", strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = benchDir
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("building the %s workload: %w", st.Build, err)
+		}
+		bins[st.Build] = bin
+	}
+	return bins, nil
+}
+
+// survival runs every cell, with the workloads in bins; tmp is a scratch
+// directory.
+func survival(ctx context.Context, rep *report, bins map[string]string, tmp, outDir, logDir string, scens []scenario, strats []strategy, runs int, duration, interval time.Duration) ([]runResult, error) {
+	pageFile := ""
+	for _, sc := range scens {
+		if sc.PageFile && pageFile == "" {
+			pageFile = filepath.Join(tmp, "pagecache.dat")
+			logf("writing %d MiB to %s", pageFileMiB, pageFile)
+			if err := writePageFile(pageFile, pageFileMiB*mib); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if pageFile != "" {
+		defer evict(pageFile) // leave no cache behind
+	}
+
+	const settle = 250 * time.Millisecond
+	capBytes := uint64(capMiB * mib)
+	timeout := 3*duration + 30*time.Second
+	total := len(scens) * len(strats) * runs
+	done := 0
+	var all []runResult
+	for _, sc := range scens {
+		byStrat := map[string][]runResult{}
+		for run := 1; run <= runs; run++ {
+			for _, st := range strats {
+				args := append([]string{"-strategy", st.Flag, "-scenario", sc.Name, "-duration", duration.String()}, sc.Args...)
+				if sc.PageFile {
+					args = append(args, "-file", pageFile)
+					if err := evict(pageFile); err != nil {
+						return nil, fmt.Errorf("evicting %s from the page cache: %w", pageFile, err)
+					}
+				}
+				// Let the kernel finish tearing down the previous group
+				// (it frees its pages asynchronously) before the next starts.
+				time.Sleep(settle)
+				res, err := runOnce(ctx, sc, st, run, bins[st.Build], args, capBytes, interval, timeout, logDir)
+				done++
+				if err != nil {
+					return nil, fmt.Errorf("%s %s run %d: %w", sc.Name, st.Name, run, err)
+				}
+				line := fmt.Sprintf("[%d/%d] %-15s %-12s run %d: %-10s peak %5.1f MiB, %5.2f s", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib, res.Wall.Seconds())
+				if res.Res != nil {
+					line += fmt.Sprintf(", GC CPU %.2f %%, %d GCs (%d forced)", res.Res.GCCPUFraction*100, res.Res.GCs, res.Res.ForcedGCs)
+				} else if res.Outcome == failed {
+					line += ": " + res.Detail
+				}
+				logf("%s", line)
+				byStrat[st.Name] = append(byStrat[st.Name], res)
+				all = append(all, res)
+			}
+		}
+		var cells []cell
+		for _, st := range strats {
+			cells = append(cells, summarise(st, byStrat[st.Name]))
+		}
+		rep.Cells[sc.Name] = cells
+		png := filepath.Join("bench", sc.Name+".png")
+		if err := plotUsage(filepath.Join(outDir, png), sc, cells, capBytes); err != nil {
+			return nil, fmt.Errorf("plotting %s: %w", sc.Name, err)
+		}
+		rep.Plots[sc.Name] = png
+	}
+	return all, nil
+}
