@@ -77,16 +77,18 @@ func newRun(driver string, scope UtilizationType, src source.Source, ctor Policy
 
 // start registers r as the singleton and launches its loop.
 func (r *run) start() (error, func()) {
-	singleton.mu.Lock()
-	defer singleton.mu.Unlock()
-	if singleton.cur != nil {
-		return ErrAlreadyStarted, nil
-	}
-	singleton.cur = r
 	r.stats = Stats{Running: true, Driver: r.driver, Limit: r.limit, Started: Clock.Now()}
 	if r.src != nil {
 		r.stats.Source = r.src.String()
 	}
+	singleton.mu.Lock()
+	if singleton.cur != nil {
+		singleton.mu.Unlock()
+		return ErrAlreadyStarted, nil
+	}
+	singleton.cur = r // the slot is taken; policies may call Snapshot from here on
+	singleton.mu.Unlock()
+
 	ready := make(chan struct{})
 	go r.loop(sync.OnceFunc(func() { close(ready) }))
 	<-ready // the first evaluation has happened: the watchdog is armed

@@ -356,3 +356,21 @@ func TestKernelEventsOptOut(t *testing.T) {
 	assert.Equal(t, 1, h.forced, "the poll found the crossing")
 	assert.Zero(t, Snapshot().Events)
 }
+
+func TestPolicyMayCallSnapshot(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	HeadroomSoftLimit = false
+	var seen []Stats
+	ctor := func(limit uint64) (Policy, error) {
+		return PolicyFunc(func(_ UtilizationType, used uint64) uint64 {
+			seen = append(seen, Snapshot()) // must not deadlock, at start either
+			return used + 10*mib
+		}), nil
+	}
+	h.start(ctor, time.Second)
+	h.wait()
+	h.gcEnded()
+	require.Len(t, seen, 2)
+	assert.True(t, seen[0].Running)
+	assert.Equal(t, uint64(100*mib), seen[1].Limit)
+}
