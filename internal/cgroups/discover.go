@@ -35,11 +35,9 @@ func discover(cfg Config) (location, error) {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
-	pid, procDir := cfg.PID, filepath.Join(procRoot, "self")
-	if pid == 0 {
-		pid = os.Getpid()
-	} else {
-		procDir = filepath.Join(procRoot, strconv.Itoa(pid))
+	procDir := filepath.Join(procRoot, "self")
+	if cfg.PID != 0 {
+		procDir = filepath.Join(procRoot, strconv.Itoa(cfg.PID))
 	}
 	cgroupFile := filepath.Join(procDir, "cgroup")
 	mountinfoFile := filepath.Join(procDir, "mountinfo")
@@ -61,7 +59,7 @@ func discover(cfg Config) (location, error) {
 		if m, ok := pickMount(mounts, p, func(m mount) bool {
 			return m.fstype == "cgroup" && slices.Contains(m.superOpts, "memory")
 		}); ok {
-			return translate(cfg.FSRoot, 1, p, m, pid), nil
+			return translate(cfg.FSRoot, 1, p, m), nil
 		}
 	}
 	var why []string
@@ -83,7 +81,7 @@ func discover(cfg Config) (location, error) {
 			return true
 		})
 		if ok {
-			return translate(cfg.FSRoot, 2, v2path, m, pid), nil
+			return translate(cfg.FSRoot, 2, v2path, m), nil
 		}
 	}
 	msg := fmt.Sprintf("%s has no memory line and %s no cgroup v1 memory mount", cgroupFile, mountinfoFile)
@@ -125,15 +123,15 @@ func pickMount(mounts []mount, cgPath string, ok func(mount) bool) (mount, bool)
 
 // translate maps the cgroup path of the process onto the mount: the
 // directory is FSRoot + mount point + (cgPath relative to the mount root).
-// When cgPath is not under the mount root (a cgroup namespace shows "/"), for
-// PID 1, and when the translated directory does not exist, the mount point
-// itself is used: it is the root this process can see.
-func translate(fsRoot string, version int, cgPath string, m mount, pid int) location {
+// When cgPath is not under the mount root, or the translated directory does
+// not exist, the mount point itself is used: it is the root this process can
+// see. That covers PID 1 in a container, whose cgroup is the root of its
+// cgroup namespace or of the cgroup mount it was given. Unlike v1.3.0, PID 1
+// is not sent to the root when its own cgroup is visible (a container that
+// shares the host's cgroup namespace), since the root there is the host's.
+func translate(fsRoot string, version int, cgPath string, m mount) location {
 	top := filepath.Join(fsRoot, m.point)
 	loc := location{version: version, dir: top, top: top}
-	if pid == 1 {
-		return loc
-	}
 	rel, ok := relativeTo(cgPath, m.root)
 	if !ok {
 		return loc

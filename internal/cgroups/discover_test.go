@@ -61,8 +61,8 @@ func TestTranslateFallsBackToMountPoint(t *testing.T) {
 	root := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "mnt/a"), 0o755))
 	m := mount{root: "/", point: "/mnt", fstype: "cgroup2"}
-	assert.Equal(t, filepath.Join(root, "mnt/a"), translate(root, 2, "/a", m, 42).dir)
-	assert.Equal(t, filepath.Join(root, "mnt"), translate(root, 2, "/gone", m, 42).dir, "missing directory")
-	assert.Equal(t, filepath.Join(root, "mnt"), translate(root, 2, "/a", m, 1).dir, "PID 1")
-	assert.Equal(t, filepath.Join(root, "mnt"), translate(root, 2, "/a", m, 42).top)
+	assert.Equal(t, filepath.Join(root, "mnt/a"), translate(root, 2, "/a", m).dir)
+	assert.Equal(t, filepath.Join(root, "mnt"), translate(root, 2, "/gone", m).dir, "missing directory")
+	assert.Equal(t, filepath.Join(root, "mnt"), translate(root, 2, "/../x", m).dir, "outside the namespace root")
+	assert.Equal(t, filepath.Join(root, "mnt"), translate(root, 2, "/a", m).top)
 }

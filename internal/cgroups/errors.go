@@ -30,8 +30,6 @@ type Config struct {
 	FSRoot string
 
 	// PID is the process whose cgroup is read; 0 means this process, read
-	// through <ProcRoot>/self. When the process is PID 1 (0 resolves to
-	// os.Getpid()), the cgroup mount point itself is used, as it is the
-	// container's visible root.
+	// through <ProcRoot>/self.
 	PID int
 }

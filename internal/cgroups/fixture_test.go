@@ -40,7 +40,9 @@ func TestOpenFixtures(t *testing.T) {
 		{name: "v1-hierarchical", version: 1, dir: "sys/fs/cgroup/memory", limit: 300 * mib, usage: 2000},
 		{name: "v1-docker", version: 1, dir: "sys/fs/cgroup/memory", limit: 200 * mib, usage: 3000},
 		{name: "v1-outside-root", version: 1, dir: "sys/fs/cgroup/memory", limit: 150 * mib, usage: 8000},
-		{name: "v1-pid1", pid: 1, version: 1, dir: "sys/fs/cgroup/memory", limit: 100 * mib, usage: 5000},
+		// PID 1 whose own cgroup is visible (host cgroup namespace) uses it,
+		// not the host's root.
+		{name: "v1-pid1", pid: 1, version: 1, dir: "sys/fs/cgroup/memory/app", limit: 50 * mib, usage: 4000},
 		{name: "hybrid", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 700 * mib, usage: 6000},
 		{name: "hybrid-v2", version: 2, dir: "sys/fs/cgroup/unified/app", limit: 64 * mib, usage: 7000},
 		{name: "v2-limited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 1024 * mib, usage: 987654321, reclaim: 2097152},
