@@ -349,7 +349,7 @@ func TestKernelEventsOptOut(t *testing.T) {
 	d := h.wait()
 	h.src.set(func(f *fakeSource) { f.usage = 70 * mib })
 	h.src.events <- struct{}{} // ignored: the loop does not listen
-	d = h.tick(d)
+	h.tick(d)
 	h.src.mu.Lock()
 	assert.Empty(t, h.src.armed, "no kernel event is armed")
 	h.src.mu.Unlock()
