@@ -20,11 +20,13 @@ cross:
 	@for os in $(CROSS_GOOS); do echo "GOOS=$$os go build ./... && go vet ./..."; \
 		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) vet ./... || exit 1; done
 
-# The race pass, then a plain pass: the real-cgroup survival test runs only
-# without -race (the race detector's shadow memory is charged to the cgroup).
+# The race pass, then a plain verbose pass: the real-cgroup survival test
+# runs only without -race (the race detector's shadow memory is charged to the
+# cgroup), and the verbose pass shows in the log which tests ran and which
+# skipped, and why.
 unit:
 	$(GO) test -race -count=1 ./...
-	$(GO) test -count=1 ./...
+	./scripts/test-verbose.sh ./...
 
 apicheck:
 	./scripts/apicheck.sh
