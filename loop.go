@@ -16,9 +16,11 @@ const (
 	// reclaimRefresh is how stale the cached inactive file figure may get
 	// while usage is far from the threshold.
 	reclaimRefresh = time.Second
-	// limitRefresh is how often a cgroup limit is re-read.
-	limitRefresh = 5 * time.Second
 )
+
+// limitRefresh is how often a cgroup limit is re-read. A variable so tests
+// in child processes can shorten it.
+var limitRefresh = 5 * time.Second
 
 // testHookWait, when set, is called on the loop goroutine with the interval
 // the loop is about to wait for, after its timer exists. Tests use it to know

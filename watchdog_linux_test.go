@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -168,4 +169,73 @@ func TestCgroupDrivenAsContainerInit(t *testing.T) {
 	assert.Greater(t, res.Limit, uint64(0))
 	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the 50%% watermark, so GC was forced")
 	t.Logf("container limit %d bytes, %d forced GCs", res.Limit, res.Forced)
+}
+
+func init() {
+	children["cgroup-resize"] = childCgroupResize
+}
+
+// childCgroupResize starts CgroupDriven, says so on stdout, and waits for the
+// parent to change the group's limit: the watchdog must pick the new one up.
+func childCgroupResize() (any, error) {
+	limitRefresh = 50 * time.Millisecond
+	var limits []uint64
+	ctor := func(limit uint64) (Policy, error) {
+		limits = append(limits, limit)
+		return NewWatermarkPolicy(0.5, 0.9)(limit)
+	}
+	err, stop := CgroupDriven(10*time.Millisecond, ctor)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	first := Snapshot().Limit
+	fmt.Println("STARTED")
+	deadline := time.Now().Add(10 * time.Second) // a failure bound
+	for Snapshot().Limit == first && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s := Snapshot()
+	return map[string]any{"First": first, "Now": s.Limit, "Threshold": s.Threshold, "CtorLimits": len(limits)}, nil
+}
+
+func TestCgroupDrivenRealLimitChange(t *testing.T) {
+	requireCgroups(t)
+	g, err := cgtest.New("watchdog-resize", 64<<20)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+
+	cmd := g.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=cgroup-resize")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stdout)
+	var out strings.Builder
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if sc.Text() == "STARTED" {
+			// systemctl set-property, an in-place pod resize: the limit grows
+			// (memory+swap first: it may not be below the memory limit).
+			for _, f := range []string{"memory.memsw.limit_in_bytes", "memory.limit_in_bytes"} {
+				p := filepath.Join(g.Dir, f)
+				if _, err := os.Stat(p); err == nil {
+					require.NoError(t, os.WriteFile(p, []byte("100663296"), 0o644))
+				}
+			}
+		}
+	}
+	require.NoError(t, cmd.Wait(), "child:\n%s%s", out.String(), stderr.String())
+	var res struct {
+		First, Now, Threshold uint64
+		CtorLimits            int
+	}
+	decodeChild(t, []byte(out.String()), &res)
+	assert.Equal(t, uint64(64<<20), res.First)
+	assert.Equal(t, uint64(96<<20), res.Now, "the new limit was picked up")
+	assert.Equal(t, uint64(48<<20), res.Threshold, "the policy was rebuilt for it")
+	assert.Equal(t, 2, res.CtorLimits)
+	assert.Contains(t, stderr.String(), "changed from 67108864 to 100663296 bytes; policy rebuilt")
 }

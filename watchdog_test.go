@@ -1,6 +1,9 @@
 package watchdog
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -373,4 +376,27 @@ func TestPolicyMayCallSnapshot(t *testing.T) {
 	require.Len(t, seen, 2)
 	assert.True(t, seen[0].Running)
 	assert.Equal(t, uint64(100*mib), seen[1].Limit)
+}
+
+func TestHeapProfileCapturedByTheLoop(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	HeadroomSoftLimit = false
+	dir := filepath.Join(t.TempDir(), "profiles")
+	savedDir, savedThreshold := HeapProfileDir, HeapProfileThreshold
+	t.Cleanup(func() { HeapProfileDir, HeapProfileThreshold = savedDir, savedThreshold })
+	HeapProfileDir, HeapProfileThreshold = dir, 0.6
+
+	h.start(NewWatermarkPolicy(0.9), time.Second)
+	d := h.wait()
+	crossed := h.clock.Now().Add(d)
+	h.src.set(func(f *fakeSource) { f.usage = 70 * mib }) // 70% >= 60%: an episode starts
+	d = h.tick(d)
+	h.tick(d) // still above: same episode
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, files, 1, "one profile per episode")
+	assert.True(t, strings.HasSuffix(files[0].Name(), ".heap"))
+	assert.Equal(t, crossed.UTC().Format(time.RFC3339Nano)+".heap", files[0].Name(),
+		"named after the time of the sample that crossed")
+	assert.NotEmpty(t, h.log.find("INFO", "heap profile written", "73400320 bytes"))
 }
