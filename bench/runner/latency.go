@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -209,14 +207,5 @@ func writeLatencyCSV(dir string, cells []latencyCell) error {
 				strconv.FormatUint(t.BaseBytes, 10), strconv.FormatUint(t.CrossBytes, 10), strconv.FormatUint(c.Threshold, 10), strconv.Itoa(t.ForcedGCs), strconv.FormatFloat(t.RunqWaitMs, 'f', 3, 64)})
 		}
 	}
-	f, err := os.Create(filepath.Join(dir, "latency.csv"))
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	if err := w.WriteAll(rows); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeCSV(filepath.Join(dir, "latency.csv"), rows)
 }

@@ -224,20 +224,24 @@ func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLi
 		files["sampling.csv"] = rows
 	}
 	for name, rows := range files {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		w := csv.NewWriter(f)
-		if err := w.WriteAll(rows); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
+		if err := writeCSV(filepath.Join(dir, name), rows); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeCSV writes rows to path as CSV.
+func writeCSV(path string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := csv.NewWriter(f).WriteAll(rows); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // machineInfo describes the host for the report.
