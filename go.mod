@@ -1,6 +1,6 @@
 module github.com/raulk/go-watchdog
 
-go 1.25.0
+go 1.25
 
 require (
 	github.com/benbjohnson/clock v1.3.5
@@ -8,7 +8,7 @@ require (
 	github.com/elastic/gosigar v0.14.4
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.42.0
+	golang.org/x/sys v0.40.0
 )
 
 require (
