@@ -239,3 +239,21 @@ func TestCgroupDrivenRealLimitChange(t *testing.T) {
 	assert.Equal(t, 2, res.CtorLimits)
 	assert.Contains(t, stderr.String(), "changed from 67108864 to 100663296 bytes; policy rebuilt")
 }
+
+// TestStartPrefersCgroupInALimitedGroup: with no heap limit, Start picks the
+// cgroup driver when the group has a limit.
+func TestStartPrefersCgroupInALimitedGroup(t *testing.T) {
+	requireCgroups(t)
+	g, err := cgtest.New("watchdog-start", 128<<20)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+	cmd := g.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=start-precedence")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var res startOutcome
+	decodeChild(t, out, &res)
+	assert.Equal(t, "cgroup", res.Driver)
+	assert.Equal(t, uint64(128<<20), res.Limit)
+	assert.Equal(t, []string{"heap: no heap limit configured"}, res.Skipped)
+}
