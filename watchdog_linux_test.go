@@ -35,16 +35,20 @@ type cgroupResult struct {
 	SnapshotLast Stats
 }
 
-// childCgroupWorkload starts CgroupDriven with watermarks and holds live heap
-// until the watchdog reports 60% usage, far past the first watermark, then
-// churns garbage. It must survive.
+// childCgroupWorkload starts CgroupDriven with a threshold at half the
+// limit, holds live heap until the group's usage reaches 60%, past the
+// threshold, then churns garbage. It must survive, with GCs forced.
 func childCgroupWorkload() (any, error) {
 	var res cgroupResult
 	forced := 0
 	ForcedGCFunc = func() { forced++; runtime.GC() }
+	// A fixed threshold at half the limit: with watermarks, a runtime GC
+	// that lands before the next sample may move the threshold past the
+	// live data and no GC is ever forced, a legitimate outcome that would
+	// make the assertion depend on timing.
 	ctor := func(limit uint64) (Policy, error) {
 		res.Limit = limit
-		return NewWatermarkPolicy(0.50, 0.60, 0.70, 0.85, 0.90, 0.925, 0.95)(limit)
+		return PolicyFunc(func(UtilizationType, uint64) uint64 { return limit / 2 }), nil
 	}
 	err, stop := CgroupDriven(20*time.Millisecond, ctor)
 	if err != nil {
@@ -129,7 +133,7 @@ func TestCgroupDrivenRealLimit(t *testing.T) {
 	var res cgroupResult
 	decodeChild(t, out, &res)
 	assert.Equal(t, limit, res.Limit, "CgroupDriven discovered the group's limit")
-	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the 50%% watermark, so GC was forced")
+	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the threshold at 50%%, so GC was forced")
 	assert.Equal(t, uint64(res.Forced), res.SnapshotLast.ForcedGCs)
 	assert.Equal(t, "cgroup", res.SnapshotLast.Driver)
 	assert.Contains(t, res.SnapshotLast.Source, "cgroup v1")
@@ -167,7 +171,7 @@ func TestCgroupDrivenAsContainerInit(t *testing.T) {
 	require.NoError(t, err)
 	res := r.(cgroupResult)
 	assert.Greater(t, res.Limit, uint64(0))
-	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the 50%% watermark, so GC was forced")
+	assert.GreaterOrEqual(t, res.Forced, 1, "usage passed the threshold at 50%%, so GC was forced")
 	t.Logf("container limit %d bytes, %d forced GCs", res.Limit, res.Forced)
 }
 
