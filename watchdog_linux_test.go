@@ -84,8 +84,8 @@ func childCgroupWorkload() (any, error) {
 	for Snapshot().ForcedGCs == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	res.SnapshotLast = Snapshot()
 	stop()
+	res.SnapshotLast = Snapshot() // the final state: no GC can be forced after stop
 	res.Forced, res.LiveMiB, res.Threshold = forced, len(live), res.SnapshotLast.Threshold
 	runtime.KeepAlive(live)
 	runtime.KeepAlive(sink)
