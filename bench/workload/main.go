@@ -92,6 +92,8 @@ type result struct {
 	GCIdleSeconds float64 `json:"gc_idle_s"`       // idle mark workers: GC work on otherwise idle Ps, left out above
 	ChurnedMiB    uint64  `json:"churned_mib"`
 	ReadMiB       uint64  `json:"read_mib,omitempty"`
+	// The watchdog's Snapshot counters (this build's watchdog strategies).
+	Watchdog map[string]uint64 `json:"watchdog,omitempty"`
 }
 
 func strategyNames() []string {
@@ -228,6 +230,9 @@ func run() error {
 		ReadMiB:     readBytes.Load() / mib,
 	}
 	res.GCs, res.ForcedGCs, res.GCCPUSeconds, res.GCIdleSeconds, res.GCCPUFraction = gcStats()
+	if watchdogCounters != nil && strings.HasPrefix(*strategyName, "watchdog") {
+		res.Watchdog = watchdogCounters()
+	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 

@@ -10,7 +10,8 @@
 //	VMTEST RESULT <scenario> PASS|FAIL <details>
 //
 // then "VMTEST DONE", and powers the machine off. Setup failures print
-// "VMTEST FATAL <reason>" instead.
+// "VMTEST FATAL <reason>" instead. With vmtest.bench=<plan file> it runs the
+// survival benchmark of that plan instead (bench.go).
 //
 // Its other modes are the children it starts by re-executing itself:
 //
@@ -56,6 +57,14 @@ func initMain() {
 	params, err := cmdline()
 	if err != nil {
 		fatal("%v", err)
+		return
+	}
+	if plan := params["vmtest.bench"]; plan != "" {
+		if err := benchMain(benchPlanPath(plan)); err != nil {
+			fatal("bench: %v", err)
+			return
+		}
+		fmt.Printf("VMTEST DONE in %.1fs\n", time.Since(start).Seconds())
 		return
 	}
 	var todo []*scenario
@@ -151,7 +160,7 @@ func cmdline() (map[string]string, error) {
 			params[k] = v
 		}
 	}
-	if params["vmtest.scenarios"] == "" || params["vmtest.cgroup"] == "" {
+	if params["vmtest.bench"] == "" && (params["vmtest.scenarios"] == "" || params["vmtest.cgroup"] == "") {
 		return nil, fmt.Errorf("kernel command line %q lacks vmtest.scenarios= or vmtest.cgroup=", strings.TrimSpace(string(b)))
 	}
 	return params, nil

@@ -1,0 +1,234 @@
+//go:build vmtest
+
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The survival benchmark of bench/ (cd bench && go run ./runner), on cgroup
+// v2 in a VM: the host benchmark uses the host's cgroup v1 hierarchy, and
+// v1.3.0's CgroupDriven only knows v1.
+//
+// Calibration: the host benchmark's, unscaled (256 MiB cap, 600 MiB/s of
+// garbage for a nominal 6 s, bench/runner/scenarios.go's sizes). TCG keeps
+// up with that rate: unmanaged heaponly runs finish in 6.2 s of the paced
+// 6 s, with a GC CPU share close to the host's, so there is nothing to scale
+// down, and the two benchmarks' tables compare cell by cell. At half the
+// sizes (128 MiB cap, 120 MiB/s) the scenarios keep their outcomes too, but
+// the watchdog sees much less pressure. The VM has 768 MiB so that the cap,
+// not the guest's RAM, is what runs out.
+const (
+	benchCapMiB   = 256
+	benchChurnMiB = 600 // MiB/s of garbage, as on the host
+	benchDuration = 6 * time.Second
+	benchRunsDef  = 3
+	benchVMMiB    = 768
+)
+
+// benchScenarios are bench/runner/scenarios.go's (pagecache aside: it needs
+// a block device).
+var benchScenarios = []struct {
+	name string
+	args []string
+}{
+	{"offheap", []string{"-offheap", "100", "-live", "80"}},
+	{"offheap-growing", []string{"-offheap", "40", "-offheap-grow", "100", "-live", "64"}},
+	{"spike", []string{"-live", "40", "-spike", "96"}},
+	{"heaponly", []string{"-live", "88"}},
+}
+
+// benchStrategies are bench/runner/strategies.go's: the workload build and
+// its -strategy value.
+var benchStrategies = []struct{ name, build, flag string }{
+	{"none", "this", "none"},
+	{"gomemlimit", "this", "gomemlimit"},
+	{"v130", "v130", "watchdog"},
+	{"this", "this", "watchdog"},
+}
+
+// TestVMBench runs the survival benchmark in fresh memory-capped cgroup v2
+// children inside a VM, one VM per scenario, one run after the other. It is
+// opt-in (VMTEST_BENCH=1) and takes a few minutes:
+//
+//	cd vmtest && VMTEST_BENCH=1 VMTEST_BENCH_OUT=/tmp/vmbench.md go test -tags vmtest -run TestVMBench -count=1 -v -timeout 20m .
+//
+// VMTEST_BENCH_RUNS (default 3) sets the runs per cell, VMTEST_BENCH_SCENARIOS
+// (default offheap,offheap-growing,spike,heaponly) the scenarios, VMTEST_LOGDIR keeps the
+// serial logs. The tables go to the test log and to $VMTEST_BENCH_OUT.
+func TestVMBench(t *testing.T) {
+	if os.Getenv("VMTEST_BENCH") == "" {
+		t.Skip("set VMTEST_BENCH=1 to run the cgroup v2 survival benchmark (a few minutes)")
+	}
+	runs := benchRunsDef
+	if s := os.Getenv("VMTEST_BENCH_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "VMTEST_BENCH_RUNS")
+		runs = n
+	}
+	scens := benchScenarios[:0:0]
+	want := strings.Split(os.Getenv("VMTEST_BENCH_SCENARIOS"), ",")
+	for _, s := range benchScenarios {
+		if want[0] == "" || contains(want, s.name) {
+			scens = append(scens, s)
+		}
+	}
+	require.NotEmpty(t, scens, "VMTEST_BENCH_SCENARIOS=%s matches none", os.Getenv("VMTEST_BENCH_SCENARIOS"))
+
+	kernel, err := FindKernel()
+	require.NoError(t, err)
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	require.NoError(t, err, "run vmtest/setup.sh")
+
+	work := t.TempDir()
+	build := func(dir, out string, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command("go", append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+		b, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go build %v in %s:\n%s", args, dir, b)
+		bin, err := os.ReadFile(out)
+		require.NoError(t, err)
+		return bin
+	}
+	initBin := build(".", filepath.Join(work, "init"), "./guest")
+	files := map[string][]byte{
+		"/bench/workload-this": build("../bench", filepath.Join(work, "workload-this"), "./workload"),
+		"/bench/workload-v130": build("../bench", filepath.Join(work, "workload-v130"),
+			"-tags", "watchdog_v130", "-modfile", "go.v130.mod", "./workload"),
+	}
+
+	logDir := os.Getenv("VMTEST_LOGDIR")
+	if logDir == "" {
+		logDir = work
+	}
+	require.NoError(t, os.MkdirAll(logDir, 0o755))
+
+	var all []BenchResult
+	t0 := time.Now()
+	for _, sc := range scens {
+		plan := BenchPlan{
+			CapBytes: benchCapMiB << 20,
+			Timeout:  5*benchDuration + 20*time.Second,
+			Settle:   250 * time.Millisecond,
+		}
+		// Interleaved as the host runner does: run 1 of every strategy,
+		// then run 2, ...
+		for run := 1; run <= runs; run++ {
+			for _, st := range benchStrategies {
+				plan.Runs = append(plan.Runs, BenchRun{
+					Scenario: sc.name, Strategy: st.name, Run: run,
+					Bin: "/bench/workload-" + st.build,
+					Args: append([]string{"-strategy", st.flag, "-scenario", sc.name,
+						"-duration", benchDuration.String(), "-churn", strconv.Itoa(benchChurnMiB)}, sc.args...),
+				})
+			}
+		}
+		planJSON, err := json.Marshal(plan)
+		require.NoError(t, err)
+		files["/bench/plan.json"] = planJSON
+		cpio, err := BuildInitramfs(initBin, files)
+		require.NoError(t, err)
+		initrd := filepath.Join(work, "bench-"+sc.name+".cpio")
+		require.NoError(t, os.WriteFile(initrd, cpio, 0o644))
+
+		logPath := filepath.Join(logDir, "bench-"+sc.name+".serial.log")
+		logFile, err := os.Create(logPath)
+		require.NoError(t, err)
+		// A killed run ends fast; budget for every run going to its timeout
+		// would be hours, so bound the VM by a generous per-run estimate.
+		timeout := time.Minute + time.Duration(len(plan.Runs))*(3*benchDuration)
+		run, err := VM{
+			QEMU: qemu, Kernel: kernel.Image, Initrd: initrd,
+			Append: "vmtest.bench=/bench/plan.json", MemMiB: benchVMMiB, Timeout: timeout,
+		}.Boot(context.Background(), logFile)
+		logFile.Close()
+		t.Logf("VM for %s ran %.1fs; serial log %s", sc.name, run.Elapsed.Seconds(), logPath)
+		serial, rerr := os.ReadFile(logPath)
+		require.NoError(t, rerr)
+		results, perr := ParseBenchLines(bytes.NewReader(serial))
+		ok := err == nil && perr == nil && !run.TimedOut && run.Done && len(run.Fatal) == 0 && len(results) == len(plan.Runs)
+		if !ok {
+			tail(t, logPath)
+		}
+		require.NoError(t, err, "QEMU")
+		require.NoError(t, perr)
+		require.False(t, run.TimedOut, "VM still running after %v; QEMU was killed", timeout)
+		require.Empty(t, run.Fatal, "the guest could not run the benchmark")
+		require.True(t, run.Done, "the guest did not print VMTEST DONE")
+		require.Len(t, results, len(plan.Runs))
+		for _, r := range results {
+			line := fmt.Sprintf("%-9s %-10s run %d: %-10s peak %5.1f MiB, %5.2f s", r.Scenario, r.Strategy, r.Run, r.Outcome, float64(r.PeakBytes())/(1<<20), r.Wall)
+			if w := r.Result; w != nil {
+				line += fmt.Sprintf(", GC CPU %.1f %%, %d GCs (%d forced), churned %d MiB", w.GCCPUFraction*100, w.GCs, w.ForcedGCs, w.ChurnedMiB)
+				if w.Watchdog != nil {
+					line += fmt.Sprintf(", watchdog %v", w.Watchdog)
+				}
+			} else {
+				line += ": " + r.Detail
+			}
+			line += fmt.Sprintf(" [memory.events max %d, oom_kill %d]", r.MaxEvents, r.OOMKills)
+			t.Log(line)
+		}
+		for _, r := range results {
+			if r.Strategy == "this" && r.LogHead != "" {
+				t.Logf("the watchdog's log in %s (run %d):\n%s", r.Scenario, r.Run, r.LogHead)
+				break
+			}
+		}
+		all = append(all, results...)
+	}
+
+	var md strings.Builder
+	fmt.Fprintf(&md, "Cgroup v2, in a QEMU TCG VM (kernel %s, 2 vCPUs, %d MiB RAM): each run in a fresh cgroup v2 child of the VM's init with memory.max = %d MiB and memory.swap.max = 0, "+
+		"%d runs per cell, garbage at %d MiB/s for a nominal %v (the host benchmark's sizes). Peak is memory.peak; peak and wall are medians over all runs, GC and watchdog columns over the runs that finished. "+
+		"Whole benchmark: %.0f s of wall time.\n\n"+
+		"```sh\ncd vmtest && ./setup.sh && VMTEST_BENCH=1 VMTEST_BENCH_OUT=/tmp/vmbench.md go test -tags vmtest -run TestVMBench -count=1 -v -timeout 20m .\n```\n\n",
+		kernel.Release, benchVMMiB, benchCapMiB, runs, benchChurnMiB, benchDuration, time.Since(t0).Seconds())
+	names := make([]string, len(benchStrategies))
+	for i, st := range benchStrategies {
+		names[i] = st.name
+	}
+	for _, sc := range scens {
+		fmt.Fprintf(&md, "#### %s (`%s`)\n\n%s\n", sc.name, strings.Join(sc.args, " "), BenchTable(all, sc.name, names))
+	}
+	noStart := map[string]string{}
+	for _, r := range all {
+		if r.Outcome == "no-start" {
+			noStart[r.Strategy] = r.Detail
+		}
+	}
+	for _, st := range names {
+		if why, ok := noStart[st]; ok {
+			fmt.Fprintf(&md, "`%s` does not start on cgroup v2: `CgroupDriven` returns an error, and the workload, like an application that checks it, exits 1 before allocating anything (`%s`). "+
+				"An application that ignored the error would run unprotected, as `none`.\n\n", st, why)
+		}
+	}
+	t.Logf("\n%s", md.String())
+	if out := os.Getenv("VMTEST_BENCH_OUT"); out != "" {
+		require.NoError(t, os.WriteFile(out, []byte(md.String()), 0o644))
+		t.Logf("tables written to %s", out)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if strings.TrimSpace(x) == s {
+			return true
+		}
+	}
+	return false
+}
