@@ -41,11 +41,15 @@ func (r *run) loop(ready func()) {
 	if r.notifier != nil {
 		events = r.notifier.Events()
 	}
+	// The next poll is a deadline, not a wait restarted at every wake-up:
+	// a program that collects more often than the interval must still be
+	// polled (forced GC check, limit refresh).
+	next := Clock.Now().Add(r.interval())
 	for {
 		var timer *clock.Timer
 		var tick <-chan time.Time
 		if r.src != nil {
-			d := r.interval()
+			d := max(next.Sub(Clock.Now()), 0)
 			timer = Clock.Timer(d)
 			tick = timer.C
 			if testHookWait != nil {
@@ -60,11 +64,15 @@ func (r *run) loop(ready func()) {
 			return
 		case <-gcEvents:
 			r.onGC()
+			// A fresh measurement may call for an earlier poll, not a later one.
+			next = minTime(next, Clock.Now().Add(r.interval()))
 		case <-events:
 			r.count(func(s *Stats) { s.Events++ })
 			r.sample()
+			next = Clock.Now().Add(r.interval())
 		case <-tick:
 			r.sample()
+			next = Clock.Now().Add(r.interval())
 		}
 		if timer != nil {
 			timer.Stop()
@@ -258,4 +266,11 @@ func (r *run) readOK() {
 		Logger.Infof("reading usage from %s works again", r.src)
 		r.sourceErr = false
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

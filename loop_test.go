@@ -169,3 +169,18 @@ func TestHeapProfileCapturedByTheLoop(t *testing.T) {
 		"named after the time of the sample that crossed")
 	assert.NotEmpty(t, h.log.find("INFO", "heap profile written", "73400320 bytes"))
 }
+
+func TestFrequentGCsDoNotStarvePolling(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	HeadroomSoftLimit = false
+	h.start(NewWatermarkPolicy(0.5, 0.9), time.Second)
+	require.Equal(t, time.Second, h.wait())
+
+	h.clock.Add(400 * time.Millisecond)
+	assert.Equal(t, 600*time.Millisecond, h.gcEnded(), "a GC does not restart the poll interval")
+	h.clock.Add(400 * time.Millisecond)
+	assert.Equal(t, 200*time.Millisecond, h.gcEnded())
+	assert.Zero(t, Snapshot().Samples)
+	h.tick(200 * time.Millisecond)
+	assert.Equal(t, uint64(1), Snapshot().Samples, "the poll came on time")
+}
