@@ -44,8 +44,11 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 		soft = math.MaxInt64
 	}
 	next := int64(soft)
-	// Skip changes under 1/256 of the limit: they do not move the pacer.
-	if diff := next - r.setLimit; r.setLimit != 0 && diff < int64(r.limit/256) && -diff < int64(r.limit/256) {
+	// Skip changes under 1/64 of the limit (less than the reserve). The
+	// estimate of outside memory jitters by a few MiB from one reading to
+	// the next, and each lower soft limit can start a GC at once: chasing
+	// that noise doubled the GC count of a spiky workload on cgroup v2.
+	if diff := next - r.setLimit; r.setLimit != 0 && diff < int64(r.limit/64) && -diff < int64(r.limit/64) {
 		return
 	}
 	if r.setLimit == 0 {
