@@ -37,7 +37,7 @@ bench-vet:
 
 ## test-vm: cgroup v1/v2 and PID-1 container scenarios on a real kernel under qemu
 test-vm:
-	cd vmtest && ./setup.sh && $(GO) test -tags vmtest -count=1 -v -timeout 10m ./...
+	cd vmtest && ./setup.sh && $(GO) vet -tags vmtest ./... && $(GO) test -tags vmtest -count=1 -v -timeout 10m .
 
 lint:
 	$(GO) run $(STATICCHECK) ./...
