@@ -24,24 +24,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/raulk/go-watchdog/vmtest"
 )
 
-// benchPlan is the plan file the host puts in the initramfs. Keep it in step
-// with the copy in ../bench.go.
-type benchPlan struct {
-	CapBytes uint64        `json:"cap_bytes"`
-	Timeout  time.Duration `json:"timeout"` // per run; the workload is killed after it
-	Settle   time.Duration `json:"settle"`  // pause before each run
-	Runs     []benchRun    `json:"runs"`
-}
-
-type benchRun struct {
-	Scenario string   `json:"scenario"`
-	Strategy string   `json:"strategy"`
-	Run      int      `json:"run"`
-	Bin      string   `json:"bin"` // path in the guest
-	Args     []string `json:"args"`
-}
+// The plan file the host puts in the initramfs: the host's types.
+type (
+	benchPlan = vmtest.BenchPlan
+	benchRun  = vmtest.BenchRun
+)
 
 // benchResult is one VMBENCH line. Keep it in step with ../bench.go.
 type benchResult struct {
