@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -101,6 +102,20 @@ func childCgroupUnlimited() (any, error) {
 	return map[string]any{"Error": err.Error(), "IsNoLimit": errors.Is(err, ErrNoCgroupLimit)}, nil
 }
 
+// cgroupChild creates a v1 memory group named name with limit bytes (0: no
+// limit), removed when the test ends, and returns a command that runs
+// scenario in a re-executed test binary inside it.
+func cgroupChild(t *testing.T, name string, limit uint64, scenario string) (*cgtest.Group, *exec.Cmd) {
+	t.Helper()
+	requireCgroups(t)
+	g, err := cgtest.New(name, limit)
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+	cmd := g.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+scenario)
+	return g, cmd
+}
+
 func requireCgroups(t *testing.T) {
 	t.Helper()
 	if ok, why := cgtest.Available(); !ok {
@@ -117,13 +132,8 @@ func TestCgroupDrivenRealLimit(t *testing.T) {
 		t.Skip("real cgroup survival test runs in the non-race pass of make test (race shadow memory counts against the cap)")
 	}
 	limit := uint64(64 << 20)
-	g, err := cgtest.New("watchdog-limited", limit)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
-
-	cmd := g.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=cgroup-workload",
-		"WATCHDOG_TEST_USAGE_FILE="+filepath.Join(g.Dir, "memory.usage_in_bytes"))
+	g, cmd := cgroupChild(t, "watchdog-limited", limit, "cgroup-workload")
+	cmd.Env = append(cmd.Env, "WATCHDOG_TEST_USAGE_FILE="+filepath.Join(g.Dir, "memory.usage_in_bytes"))
 	out, err := cmd.CombinedOutput()
 	kills, kerr := g.OOMKills()
 	require.NoError(t, kerr)
@@ -142,13 +152,7 @@ func TestCgroupDrivenRealLimit(t *testing.T) {
 }
 
 func TestCgroupDrivenRealNoLimit(t *testing.T) {
-	requireCgroups(t)
-	g, err := cgtest.New("watchdog-unlimited", 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
-
-	cmd := g.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=cgroup-unlimited")
+	_, cmd := cgroupChild(t, "watchdog-unlimited", 0, "cgroup-unlimited")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	var res struct {
@@ -204,13 +208,7 @@ func childCgroupResize() (any, error) {
 }
 
 func TestCgroupDrivenRealLimitChange(t *testing.T) {
-	requireCgroups(t)
-	g, err := cgtest.New("watchdog-resize", 64<<20)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
-
-	cmd := g.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=cgroup-resize")
+	g, cmd := cgroupChild(t, "watchdog-resize", 64<<20, "cgroup-resize")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder
@@ -247,12 +245,7 @@ func TestCgroupDrivenRealLimitChange(t *testing.T) {
 // TestStartPrefersCgroupInALimitedGroup: with no heap limit, Start picks the
 // cgroup driver when the group has a limit.
 func TestStartPrefersCgroupInALimitedGroup(t *testing.T) {
-	requireCgroups(t)
-	g, err := cgtest.New("watchdog-start", 128<<20)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
-	cmd := g.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=start-precedence")
+	_, cmd := cgroupChild(t, "watchdog-start", 128<<20, "start-precedence")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	var res startOutcome
