@@ -42,6 +42,29 @@ type Stats struct {
 	ReadErrors uint64
 	// LastSample is when usage was last measured.
 	LastSample time.Time
+	// Reclaimable is the clean file cache (active and inactive) left out of
+	// Usage at the last measurement: the kernel drops it before any OOM
+	// kill. Zero for the system (MemAvailable already leaves it out) and in
+	// heap mode.
+	Reclaimable uint64
+	// Reserve is the headroom the soft limit keeps under Limit: a share of
+	// the limit, raised to cover what the program allocates during one GC
+	// cycle. Zero when the soft limit is not managed.
+	Reserve uint64
+	// UserSoftLimit is the soft memory limit set by the program itself
+	// (GOMEMLIMIT, or debug.SetMemoryLimit before or during the run): the
+	// ceiling the watchdog stays under and restores on stop. math.MaxInt64
+	// when the program set none; 0 when the soft limit is not managed.
+	UserSoftLimit int64
+	// ForcedGCsDeferred counts the forced GCs the back-off held back: usage
+	// stayed at or above the threshold after a forced GC, so the next one
+	// waits for the polling period or for usage to grow by a step.
+	ForcedGCsDeferred uint64
+	// CallbackPanics counts the panics recovered from the program's
+	// callbacks: policies, notifees, ForcedGCFunc and the Logger.
+	CallbackPanics uint64
+	// LogsDropped counts log lines dropped because the Logger fell behind.
+	LogsDropped uint64
 }
 
 // lastStats keeps the final snapshot of a stopped watchdog.
