@@ -1,0 +1,221 @@
+package watchdog
+
+// A port of github.com/raulk/go-watchdog v1.3.0's own test suite to the
+// public API of this package (issue 9). v1.3.0's tests reached into its
+// internals (a mocked system memory reader, its polling function); these
+// check the same behaviour from outside, with real GCs in child processes
+// and real cgroups where usage has to move. This file holds the shared
+// helpers and the policy tables; the runtime and cgroup tests are in the
+// other v130_port_*_test.go files.
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// v130Limit is the limit v1.3.0's tests used throughout: 64 MiB.
+const v130Limit uint64 = 64 << 20
+
+// v130Freq is the polling period of v1.3.0's polled tests.
+const v130Freq = 5 * time.Second
+
+// v130Clock is the mock clock of the ported tests: a *clock.Mock, as in
+// v1.3.0's tests, that also counts the timers created on it. The watchdog
+// waits on a timer between samples, so a new timer says it is waiting on the
+// clock again, and advancing the clock then cannot slip past it.
+type v130Clock struct {
+	*clock.Mock
+	armed atomic.Int64
+}
+
+func newV130Clock() *v130Clock { return &v130Clock{Mock: clock.NewMock()} }
+
+func (c *v130Clock) Timer(d time.Duration) *clock.Timer {
+	t := c.Mock.Timer(d)
+	c.armed.Add(1)
+	return t
+}
+
+func (c *v130Clock) After(d time.Duration) <-chan time.Time { return c.Timer(d).C }
+
+func (c *v130Clock) Ticker(d time.Duration) *clock.Ticker {
+	t := c.Mock.Ticker(d)
+	c.armed.Add(1)
+	return t
+}
+
+func (c *v130Clock) AfterFunc(d time.Duration, f func()) *clock.Timer {
+	t := c.Mock.AfterFunc(d, f)
+	c.armed.Add(1)
+	return t
+}
+
+// waitArmed waits until the watchdog has created a timer: after a start, it
+// is then waiting on the clock.
+func (c *v130Clock) waitArmed() error {
+	return v130WaitUntil("the watchdog to wait on the mock clock", func() bool { return c.armed.Load() > 0 })
+}
+
+// tick is v1.3.0's clk.Add(frequency) followed by its 200 ms sleep, made
+// exact: it advances the clock by d and waits until the watchdog has taken
+// a sample and is waiting on the clock again. It returns how many samples
+// the advance caused.
+func (c *v130Clock) tick(d time.Duration) (uint64, error) {
+	armed, samples := c.armed.Load(), Snapshot().Samples
+	c.Add(d)
+	err := v130WaitUntil(fmt.Sprintf("a sample after advancing the mock clock by %v", d), func() bool {
+		return Snapshot().Samples > samples && c.armed.Load() > armed
+	})
+	return Snapshot().Samples - samples, err
+}
+
+// v130WaitUntil polls cond until it holds. testTimeout is a failure bound,
+// never waited out on success.
+func v130WaitUntil(what string, cond func() bool) error {
+	deadline := time.Now().Add(testTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", testTimeout, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// v130WaitChan waits for one value on c, up to testTimeout.
+func v130WaitChan(what string, c <-chan struct{}) error {
+	select {
+	case <-c:
+		return nil
+	case <-time.After(testTimeout):
+		return fmt.Errorf("timed out after %v waiting for %s", testTimeout, what)
+	}
+}
+
+// v130Logger swaps Logger for a recorder until the test ends.
+func v130Logger(t *testing.T) *recLogger {
+	t.Helper()
+	saved := Logger
+	rec := &recLogger{}
+	Logger = rec
+	t.Cleanup(func() { Logger = saved })
+	return rec
+}
+
+func v130Threshold(w float64) uint64 { return uint64(float64(v130Limit) * w) }
+
+// TestV130AdaptivePolicy is v1.3.0's TestAdaptivePolicy: with factor 0.5 the
+// next GC is half-way between usage and the limit, and at the limit it is
+// the usage itself.
+func TestV130AdaptivePolicy(t *testing.T) {
+	p, err := NewAdaptivePolicy(0.5)(v130Limit)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name       string
+		used, next uint64
+	}{
+		{"at zero, next is 50%", 0, v130Limit / 2},
+		{"at half, next is 75%", v130Limit / 2, 3 * (v130Limit / 4)},
+		{"at the limit, next is the limit", v130Limit, v130Limit},
+		{"past the limit, next is the usage", v130Limit + 1, v130Limit + 1},
+	} {
+		assert.Equal(t, c.next, p.Evaluate(UtilizationSystem, c.used), c.name)
+	}
+}
+
+// TestV130ProgressiveWatermarks is v1.3.0's TestProgressiveWatermarks: the
+// next watermark above usage, and PolicyTempDisabled past the last one.
+func TestV130ProgressiveWatermarks(t *testing.T) {
+	p, err := NewWatermarkPolicy(0.50, 0.75, 0.80)(v130Limit)
+	require.NoError(t, err)
+	w0, w1, w2 := v130Threshold(0.50), v130Threshold(0.75), v130Threshold(0.80)
+	for _, c := range []struct {
+		name       string
+		used, next uint64
+	}{
+		{"at zero", 0, w0},
+		{"just below the first watermark", w0 - 1, w0},
+		{"exactly at the first watermark: the next one", w0, w1},
+		{"just above the first watermark", w0 + 1, w1},
+		{"at the last watermark: disabled", w2, PolicyTempDisabled},
+		{"past the last watermark", w2 + 1, PolicyTempDisabled},
+		{"at the limit", v130Limit, PolicyTempDisabled},
+	} {
+		assert.Equal(t, c.next, p.Evaluate(UtilizationSystem, c.used), c.name)
+	}
+}
+
+// TestV130WatermarksNormalised: v1.3.0 accepted unsorted and duplicated
+// watermarks and meant the set of them. They start a policy that behaves as
+// the sorted, de-duplicated list, with a warning naming the change.
+func TestV130WatermarksNormalised(t *testing.T) {
+	want, err := NewWatermarkPolicy(0.50, 0.75, 0.80)(v130Limit)
+	require.NoError(t, err)
+	probes := []uint64{0, v130Threshold(0.5) - 1, v130Threshold(0.5), v130Threshold(0.75), v130Threshold(0.8), v130Limit}
+	for name, marks := range map[string][]float64{
+		"unsorted":                {0.80, 0.50, 0.75},
+		"descending":              {0.80, 0.75, 0.50},
+		"duplicated":              {0.50, 0.50, 0.75, 0.80, 0.80},
+		"unsorted and duplicated": {0.75, 0.50, 0.80, 0.75},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := v130Logger(t)
+			p, err := NewWatermarkPolicy(marks...)(v130Limit)
+			require.NoError(t, err, "v1.3.0 accepted %v", marks)
+			for _, used := range probes {
+				assert.Equal(t, want.Evaluate(UtilizationSystem, used), p.Evaluate(UtilizationSystem, used), "usage %d bytes", used)
+			}
+			warns := rec.withLevel("WARN")
+			require.NotEmpty(t, warns, "normalising %v is logged at warn level", marks)
+			assert.Contains(t, strings.ToLower(strings.Join(warns, "\n")), "watermark")
+		})
+	}
+}
+
+// TestV130PolicyInputsStillRejected: inputs that made v1.3.0 misbehave stay
+// errors that name the value.
+func TestV130PolicyInputsStillRejected(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ctor PolicyCtor
+		want string
+	}{
+		{"no watermark", NewWatermarkPolicy(), "watermark"},
+		{"zero watermark", NewWatermarkPolicy(0, 0.5), "0"},
+		{"negative watermark", NewWatermarkPolicy(-0.5, 0.5), "-0.5"},
+		{"watermark above one", NewWatermarkPolicy(0.5, 1.5), "1.5"},
+		{"NaN watermark", NewWatermarkPolicy(math.NaN()), "NaN"},
+		{"zero factor", NewAdaptivePolicy(0), "0"},
+		{"factor above one", NewAdaptivePolicy(1.5), "1.5"},
+		{"NaN factor", NewAdaptivePolicy(math.NaN()), "NaN"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := c.ctor(v130Limit)
+			require.Error(t, err)
+			assert.Nil(t, p)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+// TestV130HeapDrivenNegativeMinGOGC: a negative minGOGC would have disabled
+// GC under v1.3.0; it stays an error naming the value, and nothing starts.
+func TestV130HeapDrivenNegativeMinGOGC(t *testing.T) {
+	v130Logger(t)
+	err, stop := HeapDriven(v130Limit, -1, NewAdaptivePolicy(0.5))
+	if stop != nil {
+		defer stop()
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "minGOGC")
+	assert.Contains(t, err.Error(), "-1")
+	assert.False(t, Snapshot().Running, "nothing started")
+}
