@@ -34,7 +34,7 @@ func TestOpenFixtures(t *testing.T) {
 		usageErr string
 		reclaim  uint64
 	}{
-		{name: "v1-limited", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 512 * mib, usage: 123456789, reclaim: 1048576},
+		{name: "v1-limited", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 512 * mib, usage: 123456789, reclaim: 3866624},
 		{name: "v1-unlimited", version: 1, dir: "sys/fs/cgroup/memory/app", noLimit: true, usage: 4096},
 		{name: "v1-parent-limit", version: 1, dir: "sys/fs/cgroup/memory/parent/child", limit: 256 * mib, usage: 1000},
 		{name: "v1-hierarchical", version: 1, dir: "sys/fs/cgroup/memory", limit: 300 * mib, usage: 2000},
@@ -45,7 +45,7 @@ func TestOpenFixtures(t *testing.T) {
 		{name: "v1-pid1", pid: 1, version: 1, dir: "sys/fs/cgroup/memory/app", limit: 50 * mib, usage: 4000},
 		{name: "hybrid", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 700 * mib, usage: 6000},
 		{name: "hybrid-v2", version: 2, dir: "sys/fs/cgroup/unified/app", limit: 64 * mib, usage: 7000},
-		{name: "v2-limited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 1024 * mib, usage: 987654321, reclaim: 2097152},
+		{name: "v2-limited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 1024 * mib, usage: 987654321, reclaim: 8257536},
 		{name: "v2-unlimited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", noLimit: true, usage: 4096},
 		{name: "v2-parent-limit", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 512 * mib, usage: 4096},
 		{name: "v2-cgroupns", version: 2, dir: "sys/fs/cgroup", limit: 256 * mib, usage: 9000, reclaim: 4096},
@@ -167,31 +167,40 @@ func TestReclaimableErrors(t *testing.T) {
 	defer r.Close()
 	stat := filepath.Join(r.Path(), "memory.stat")
 
-	require.NoError(t, os.WriteFile(stat, []byte("anon 1\nfile 2\n"), 0o644))
+	require.NoError(t, os.WriteFile(stat, []byte("anon 1\nfile 2\ninactive_file 3\n"), 0o644))
+	_, err = r.Reclaimable()
+	assert.ErrorContains(t, err, stat+` has no "active_file" line`)
+
+	require.NoError(t, os.WriteFile(stat, []byte("anon 1\nactive_file 2\n"), 0o644))
 	_, err = r.Reclaimable()
 	assert.ErrorContains(t, err, stat+` has no "inactive_file" line`)
 
-	require.NoError(t, os.WriteFile(stat, []byte("anon 1\ninactive_file -3\n"), 0o644))
+	require.NoError(t, os.WriteFile(stat, []byte("anon 1\nactive_file 0\ninactive_file -3\n"), 0o644))
 	_, err = r.Reclaimable()
 	assert.ErrorContains(t, err, `value "-3" is not a byte count (unsigned integer) for inactive_file`)
 
+	require.NoError(t, os.WriteFile(stat, []byte("file_dirty 1x\nactive_file 0\ninactive_file 3\n"), 0o644))
+	_, err = r.Reclaimable()
+	assert.ErrorContains(t, err, stat+`: value "1x" is not a byte count (unsigned integer) for file_dirty`)
+
 	// A memory.stat larger than the initial buffer is read in full.
 	big := make([]byte, 0, 64<<10)
+	big = append(big, "active_file 1000\n"...)
 	for len(big) < 60<<10 {
 		big = append(big, "padding_counter 12345678\n"...)
 	}
-	big = append(big, "inactive_file 777\n"...)
+	big = append(big, "inactive_file 777\nfile_writeback 7\n"...)
 	require.NoError(t, os.WriteFile(stat, big, 0o644))
 	v, err := r.Reclaimable()
 	require.NoError(t, err)
-	assert.Equal(t, uint64(777), v)
+	assert.Equal(t, uint64(1770), v)
 }
 
 func TestOpenDir(t *testing.T) {
 	r, err := OpenDir(2, "testdata/v2-limited/sys/fs/cgroup/app.slice/app.service")
 	require.NoError(t, err)
 	defer r.Close()
-	assert.Equal(t, "testdata/v2-limited/sys/fs/cgroup", r.top)
+	assert.Equal(t, "testdata/v2-limited/sys/fs/cgroup", r.cur.loc.top)
 	limit, err := r.Limit()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1024*mib), limit)

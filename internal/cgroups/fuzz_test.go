@@ -5,6 +5,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -73,6 +74,49 @@ func FuzzStatValue(f *testing.F) {
 		}
 		if v, _, ok := statValue(b, "total_"+k); !ok || v != val^1 {
 			t.Fatalf("statValue(%q, total_%s) = %d, %v; want %d", b, k, v, ok, val^1)
+		}
+	})
+}
+
+// FuzzStatValues checks the one-pass reader Reclaimable uses against
+// statValue, key by key, and the clean file cache against its definition.
+func FuzzStatValues(f *testing.F) {
+	for _, name := range []string{"v1-dirty-over.stat", "v1-old-kernel.stat", "v2-dirty-over.stat", "v2-old-kernel.stat"} {
+		b, err := os.ReadFile(filepath.Join("testdata/stat", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, "active_file", "total_dirty")
+	}
+	f.Add([]byte("active_file 1\nactive_file 2\ninactive_file x\n  \nfile_dirty 3"), "inactive_file", "")
+	f.Add([]byte(" 5\nfile_writeback 18446744073709551615\nactive_file 18446744073709551615\n"), "", "x y")
+	f.Fuzz(func(t *testing.T, data []byte, k1, k2 string) {
+		for _, keys := range []reclaimKeys{v1ReclaimKeys, v2ReclaimKeys, {k1, k2, keep(k1, "_", "a"), keep(k2, "_", "b")}} {
+			if strings.Contains(keys[0], " ") || strings.Contains(keys[1], " ") {
+				continue // keys never hold a space
+			}
+			v, found, ok := statValues(data, &keys)
+			for i, k := range keys {
+				wv, wfound, wok := statValue(data, k)
+				if v[i] != wv || found[i] != wfound || ok[i] != wok {
+					t.Fatalf("statValues(%q) key %q = %d, %v, %v; statValue = %d, %v, %v", data, k, v[i], found[i], ok[i], wv, wfound, wok)
+				}
+			}
+			got, err := cleanFileCache(data, "memory.stat", &keys)
+			if wantErr := !found[0] || !found[1] || !ok[0] || !ok[1] || found[2] && !ok[2] || found[3] && !ok[3]; wantErr != (err != nil) {
+				t.Fatalf("cleanFileCache(%q, %q) error %v; want one: %v", data, keys, err, wantErr)
+			}
+			cache := new(big.Int).Add(new(big.Int).SetUint64(v[0]), new(big.Int).SetUint64(v[1]))
+			busy := new(big.Int).Add(new(big.Int).SetUint64(v[2]), new(big.Int).SetUint64(v[3]))
+			want := new(big.Int).Sub(cache, busy)
+			if want.Sign() < 0 {
+				want.SetUint64(0)
+			}
+			// Saturation can only lower the result when the cache sum
+			// itself overflows.
+			if err == nil && got != want.Uint64() && cache.IsUint64() {
+				t.Fatalf("cleanFileCache(%q, %q) = %d; want %s", data, keys, got, want)
+			}
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/raulk/go-watchdog/internal/source"
 )
@@ -19,36 +20,67 @@ var (
 )
 
 // Reader reads one memory cgroup. It implements source.Source and
-// source.Notifier. Like any Source it is meant for one goroutine, except
-// Close, which may be called from anywhere.
+// source.Notifier.
+//
+// A Reader from Open follows the process when it is moved to another cgroup
+// or its cgroup is removed: Limit re-runs the discovery, and so does a failed
+// read of usage or memory.stat (at most once per 100 ms), and when the
+// cgroup directory changed the Reader reopens its files there and moves its
+// event registrations, keeping the same Events channel. A Reader from OpenDir
+// stays on its directory.
+//
+// Like any Source it is meant for one goroutine, except Close, which may be
+// called from anywhere, at any time.
 type Reader struct {
-	version int
-	dir     string // the cgroup directory in use
-	top     string // Limit walks from dir up to and including top
-	name    string // String()
-	usage   *preader
-	stat    *preader // memory.stat
+	cfg    *Config // nil: opened by OpenDir, never re-discovers
+	events chan struct{}
 
-	events    chan struct{}
-	ev        eventState
-	closeOnce sync.Once
-	closeErr  error
+	// cur is replaced only by the goroutine using the Reader, and under mu;
+	// that goroutine reads it without the lock, Close and String under it.
+	cur *files
+
+	// Re-discovery after failed reads; used by the Reader's goroutine only.
+	now         func() time.Time // time.Now; tests fake it
+	lastRetry   time.Time        // when a failed read last re-ran discovery
+	discoveries int              // discovery runs after Open, for tests
+
+	mu       sync.Mutex
+	closed   bool
+	ev       eventState
+	closeErr error
 }
 
+// files are the open files of one cgroup directory.
+type files struct {
+	loc   location
+	name  string   // String()
+	usage *preader // memory.usage_in_bytes or memory.current
+	stat  *preader // memory.stat
+}
+
+// retryEvery is how often at most a failed read re-runs discovery: a broken
+// cgroup mount must not cost a /proc parse per sample.
+const retryEvery = 100 * time.Millisecond
+
 // Open finds the memory cgroup of the process cfg names (see Config) and
-// opens its usage and stat files, which stay open until Close. The error
-// wraps ErrNoMemoryCgroup when the process has no memory cgroup.
+// opens its usage and stat files, which stay open until Close or until the
+// Reader follows the process to another cgroup. The error wraps
+// ErrNoMemoryCgroup when the process has no memory cgroup.
 func Open(cfg Config) (*Reader, error) {
 	loc, err := discover(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return open(loc)
+	f, err := openFiles(loc)
+	if err != nil {
+		return nil, err
+	}
+	return newReader(&cfg, f), nil
 }
 
 // OpenDir opens the cgroup v1 or v2 (version) directory dir directly,
-// without looking at /proc. Limit walks from dir up to its highest ancestor
-// that still is a cgroup directory (has cgroup.procs).
+// without looking at /proc, and never leaves it. Limit walks from dir up to
+// its highest ancestor that still is a cgroup directory (has cgroup.procs).
 func OpenDir(version int, dir string) (*Reader, error) {
 	dir = filepath.Clean(dir)
 	top := dir
@@ -58,10 +90,21 @@ func OpenDir(version int, dir string) (*Reader, error) {
 		}
 		top = p
 	}
-	return open(location{version: version, dir: dir, top: top})
+	f, err := openFiles(location{version: version, dir: dir, top: top})
+	if err != nil {
+		return nil, err
+	}
+	return newReader(nil, f), nil
 }
 
-func open(loc location) (*Reader, error) {
+func newReader(cfg *Config, f *files) *Reader {
+	r := &Reader{cfg: cfg, cur: f, events: make(chan struct{}, 1), now: time.Now}
+	r.ev.info = initialEventsInfo(f.loc.version)
+	return r
+}
+
+// openFiles opens the usage and stat files of loc.
+func openFiles(loc location) (*files, error) {
 	var usageFile string
 	switch loc.version {
 	case 1:
@@ -71,71 +114,93 @@ func open(loc location) (*Reader, error) {
 	default:
 		return nil, fmt.Errorf("cgroups: version %d is not 1 or 2", loc.version)
 	}
-	r := &Reader{
-		version: loc.version,
-		dir:     loc.dir,
-		top:     loc.top,
-		name:    fmt.Sprintf("cgroup v%d %s", loc.version, loc.dir),
-		events:  make(chan struct{}, 1),
-	}
+	f := &files{loc: loc, name: fmt.Sprintf("cgroup v%d %s", loc.version, loc.dir)}
 	var err error
-	if r.usage, err = openPreader(filepath.Join(loc.dir, usageFile), 32); err != nil {
-		return nil, fmt.Errorf("cgroups: %s usage file: %w", r.name, err)
+	if f.usage, err = openPreader(filepath.Join(loc.dir, usageFile), 32); err != nil {
+		return nil, fmt.Errorf("cgroups: %s usage file: %w", f.name, err)
 	}
-	if r.stat, err = openPreader(filepath.Join(loc.dir, "memory.stat"), 8<<10); err != nil {
-		r.usage.close()
-		return nil, fmt.Errorf("cgroups: %s stat file: %w", r.name, err)
+	if f.stat, err = openPreader(filepath.Join(loc.dir, "memory.stat"), 8<<10); err != nil {
+		f.usage.close()
+		return nil, fmt.Errorf("cgroups: %s stat file: %w", f.name, err)
 	}
-	r.ev.info = r.initialEventsInfo()
-	return r, nil
+	return f, nil
 }
 
+func (f *files) close() error { return errors.Join(f.usage.close(), f.stat.close()) }
+
 // Version returns the cgroup version in use: 1 or 2.
-func (r *Reader) Version() int { return r.version }
+func (r *Reader) Version() int { return r.current().loc.version }
 
 // Path returns the cgroup directory in use, including any Config.FSRoot.
-func (r *Reader) Path() string { return r.dir }
+func (r *Reader) Path() string { return r.current().loc.dir }
 
-// String returns "cgroup v<version> <dir>".
-func (r *Reader) String() string { return r.name }
+// String returns "cgroup v<version> <dir>" for the directory in use.
+func (r *Reader) String() string { return r.current().name }
+
+// current returns r.cur for callers that may not be the Reader's goroutine.
+func (r *Reader) current() *files {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
 
 // Usage returns the bytes charged to the cgroup: memory.usage_in_bytes on v1,
 // memory.current on v2. Both include the page cache. It makes one pread(2)
-// on a file kept open and does not allocate.
+// on a file kept open and does not allocate. When the read fails, it
+// re-discovers the cgroup (see Reader) and, if the process is now elsewhere,
+// reads there.
 func (r *Reader) Usage() (uint64, error) {
-	b, err := r.usage.load(false)
+	v, err := r.usage()
+	if err != nil && r.retry(err) {
+		v, err = r.usage()
+	}
+	return v, err
+}
+
+func (r *Reader) usage() (uint64, error) {
+	b, err := r.cur.usage.load(false)
 	if err != nil {
 		return 0, fmt.Errorf("cgroups: %w", err)
 	}
 	v, ok := parseUint(b)
 	if !ok {
-		return 0, badValue(r.usage.name(), b, "a byte count (unsigned integer)")
+		return 0, badValue(r.cur.usage.name(), b, "a byte count (unsigned integer)")
 	}
 	return v, nil
 }
 
-// Reclaimable returns the inactive file cache in bytes, which the kernel
-// drops under pressure without swapping: total_inactive_file (v1, including
-// descendants) or inactive_file (v2) from memory.stat. It reads memory.stat
-// into a buffer kept by the Reader and allocates only when the file
-// outgrows it.
+// Reclaimable returns the clean file cache in bytes: page cache, active and
+// inactive, that is neither dirty nor under writeback, so the kernel can
+// drop it under pressure without any I/O. From memory.stat it is
+// active_file + inactive_file - (dirty + writeback), clamped at 0:
+// total_active_file, total_inactive_file, total_dirty and total_writeback
+// on v1 (including descendants), active_file, inactive_file, file_dirty and
+// file_writeback on v2. Shmem and tmpfs pages sit on the anonymous LRU lists,
+// so they are not counted; neither are anonymous and kernel memory. A
+// missing active or inactive counter is an error naming the file and key; a
+// missing dirty or writeback counter (older kernels) counts as 0.
+//
+// It reads memory.stat into a buffer kept by the Reader and allocates only
+// when the file outgrows it. A failed read is retried as for Usage.
 func (r *Reader) Reclaimable() (uint64, error) {
-	key := v2Reclaim
-	if r.version == 1 {
-		key = v1Reclaim
+	v, err := r.reclaimable()
+	if err != nil && r.retry(err) {
+		v, err = r.reclaimable()
 	}
-	b, err := r.stat.load(true)
+	return v, err
+}
+
+func (r *Reader) reclaimable() (uint64, error) {
+	f := r.cur
+	b, err := f.stat.load(true)
 	if err != nil {
 		return 0, fmt.Errorf("cgroups: %w", err)
 	}
-	v, found, ok := statValue(b, key)
-	if !found {
-		return 0, fmt.Errorf("cgroups: %s has no %q line", r.stat.name(), key)
+	keys := &v2ReclaimKeys
+	if f.loc.version == 1 {
+		keys = &v1ReclaimKeys
 	}
-	if !ok {
-		return 0, badValue(r.stat.name(), []byte(statLine(b, key)), "a byte count (unsigned integer) for "+key)
-	}
-	return v, nil
+	return cleanFileCache(b, f.stat.name(), keys)
 }
 
 // Limit returns the effective memory limit in bytes: the smallest limit on
@@ -143,23 +208,34 @@ func (r *Reader) Reclaimable() (uint64, error) {
 // memory.limit_in_bytes, where values >= 2^62 mean unlimited, and the v1
 // hierarchical_memory_limit from memory.stat, which also covers ancestors
 // outside the mount; v2 memory.max, where "max" means unlimited). It reads
-// the files on every call. With no limit anywhere the error wraps
-// ErrNoLimit; malformed files give an error naming the file and value.
+// the files on every call. A Reader from Open first re-runs the discovery
+// and, when the process's cgroup changed, moves there and returns the new
+// directory's limit. With no limit anywhere the error wraps ErrNoLimit;
+// malformed files give an error naming the file and value.
 func (r *Reader) Limit() (uint64, error) {
-	if r.version == 1 {
-		return r.limitV1()
+	_, ferr := r.follow()
+	var v uint64
+	var err error
+	if r.cur.loc.version == 1 {
+		v, err = r.limitV1()
+	} else {
+		v, err = r.limitV2()
 	}
-	return r.limitV2()
+	if err != nil && ferr != nil {
+		err = fmt.Errorf("%w (and re-discovering the cgroup failed: %w)", err, ferr)
+	}
+	return v, err
 }
 
-// walkLimits reads file in every directory from r.dir up to r.top and
-// returns the smallest value parse gives (MaxUint64 when all are unlimited)
-// and the paths of the files found. Missing files are skipped: the v2 root
-// cgroup has no memory.max.
+// walkLimits reads file in every directory from the cgroup directory up to
+// its top and returns the smallest value parse gives (MaxUint64 when all are
+// unlimited) and the paths of the files found. Missing files are skipped:
+// the v2 root cgroup has no memory.max.
 func (r *Reader) walkLimits(file string, parse func(path string, b []byte) (uint64, error)) (uint64, []string, error) {
 	best := ^uint64(0)
 	var checked []string
-	for d := r.dir; ; d = filepath.Dir(d) {
+	loc := r.cur.loc
+	for d := loc.dir; ; d = filepath.Dir(d) {
 		p := filepath.Join(d, file)
 		b, err := os.ReadFile(p)
 		switch {
@@ -174,7 +250,7 @@ func (r *Reader) walkLimits(file string, parse func(path string, b []byte) (uint
 			checked = append(checked, p)
 			best = min(best, v)
 		}
-		if d == r.top || d == filepath.Dir(d) {
+		if d == loc.top || d == filepath.Dir(d) {
 			return best, checked, nil
 		}
 	}
@@ -182,19 +258,23 @@ func (r *Reader) walkLimits(file string, parse func(path string, b []byte) (uint
 
 // noLimit builds the ErrNoLimit error for Limit.
 func (r *Reader) noLimit(file string, checked []string) error {
+	f := r.cur
 	if len(checked) == 0 {
-		return fmt.Errorf("%w: %s: no %s in %s or its parents up to %s", ErrNoLimit, r.name, file, r.dir, r.top)
+		return fmt.Errorf("%w: %s: no %s in %s or its parents up to %s", ErrNoLimit, f.name, file, f.loc.dir, f.loc.top)
 	}
-	return fmt.Errorf("%w: %s: every limit is unlimited (checked %q)", ErrNoLimit, r.name, checked)
+	return fmt.Errorf("%w: %s: every limit is unlimited (checked %q)", ErrNoLimit, f.name, checked)
 }
 
 // Close closes the files and stops the notifier, waiting for its goroutine
-// to exit. It is idempotent and safe to call from any goroutine; the Events
-// channel is not closed.
+// to exit. It is idempotent and safe to call from any goroutine, also while
+// the Reader moves to another cgroup; the Events channel is not closed.
 func (r *Reader) Close() error {
-	r.closeOnce.Do(func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.closed = true
 		r.closeEvents()
-		r.closeErr = errors.Join(r.usage.close(), r.stat.close())
-	})
+		r.closeErr = r.cur.close()
+	}
 	return r.closeErr
 }

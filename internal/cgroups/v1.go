@@ -2,16 +2,12 @@
 
 package cgroups
 
-import (
-	"fmt"
-	"path/filepath"
-)
+import "fmt"
 
 // cgroup v1 memory controller files.
 const (
 	v1Usage   = "memory.usage_in_bytes"
 	v1Limit   = "memory.limit_in_bytes"
-	v1Reclaim = "total_inactive_file"
 	v1HierKey = "hierarchical_memory_limit"
 )
 
@@ -29,7 +25,7 @@ func parseV1Limit(path string, b []byte) (uint64, error) {
 }
 
 // limitV1 is Limit for cgroup v1: the smallest memory.limit_in_bytes from
-// r.dir up to r.top, and hierarchical_memory_limit from memory.stat, which
+// the cgroup directory up to its top, and hierarchical_memory_limit from memory.stat, which
 // the kernel computes over all ancestors, including those outside a
 // container's view.
 func (r *Reader) limitV1() (uint64, error) {
@@ -37,11 +33,11 @@ func (r *Reader) limitV1() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	b, err := r.stat.load(true)
+	b, err := r.cur.stat.load(true)
 	if err != nil {
 		return 0, fmt.Errorf("cgroups: %w", err)
 	}
-	statFile := filepath.Join(r.dir, "memory.stat")
+	statFile := r.cur.stat.name()
 	if v, found, ok := statValue(b, v1HierKey); found {
 		if !ok {
 			return 0, badValue(statFile, []byte(statLine(b, v1HierKey)), "a byte count (unsigned integer) for "+v1HierKey)

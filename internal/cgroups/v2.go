@@ -8,7 +8,6 @@ import "bytes"
 const (
 	v2Usage    = "memory.current"
 	v2Limit    = "memory.max"
-	v2Reclaim  = "inactive_file"
 	v2Events   = "memory.events"
 	v2Pressure = "memory.pressure"
 )
@@ -29,8 +28,8 @@ func parseV2Limit(path string, b []byte) (uint64, error) {
 	return v, nil
 }
 
-// limitV2 is Limit for cgroup v2: the smallest memory.max from r.dir up to
-// r.top. The root cgroup has no memory.max.
+// limitV2 is Limit for cgroup v2: the smallest memory.max from the cgroup
+// directory up to its top. The root cgroup has no memory.max.
 func (r *Reader) limitV2() (uint64, error) {
 	best, checked, err := r.walkLimits(v2Limit, parseV2Limit)
 	if err != nil {

@@ -23,10 +23,14 @@ type Source interface {
 	Usage() (uint64, error)
 
 	// Reclaimable returns how many of the bytes counted by Usage the kernel
-	// can drop under pressure without swapping (the inactive file cache).
-	// Usage minus Reclaimable is the working set. Sources whose Usage already
-	// excludes such memory return 0. It may cost more than Usage (it parses
-	// a stat file), so the loop calls it only when it needs to.
+	// can drop under pressure without swapping or writing anything: the
+	// clean file cache, active and inactive, that is active_file +
+	// inactive_file - (dirty + writeback) from a cgroup's memory.stat,
+	// clamped at 0. Shmem and tmpfs pages, anonymous and kernel memory are
+	// not reclaimable. Usage minus Reclaimable is the working set. Sources
+	// whose Usage already excludes such memory return 0. It may cost more
+	// than Usage (it parses a stat file), so the loop calls it only when it
+	// needs to.
 	Reclaimable() (uint64, error)
 
 	// Close releases the open files and stops any notifier goroutine. It is
