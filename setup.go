@@ -3,31 +3,42 @@ package watchdog
 import (
 	"errors"
 	"fmt"
-	"math"
 	"os"
-	"strconv"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/raulk/go-watchdog/internal/cgroups"
 )
 
-// Options configure Start. The zero value is ready to use.
+// Options configure Start. The zero value is ready to use; OptionsFromEnv
+// fills one from GOWATCHDOG_* environment variables.
 type Options struct {
 	// HeapLimit, in bytes, selects HeapDriven when not zero.
 	HeapLimit uint64
 	// HeapLimitEnv names an environment variable read when HeapLimit is
-	// zero. Its value is a size in bytes with an optional unit: KiB, MiB,
-	// GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), e.g.
-	// "1536MiB". Unset or empty means no heap limit.
+	// zero, such as "MYAPP_HEAP_MAX". Its value is a size for ParseSize,
+	// e.g. "1536MiB" or "2Gi". Unset or empty means no heap limit; a value
+	// that does not parse makes Start fail and start nothing.
 	HeapLimitEnv string
-	// MinGOGC is HeapDriven's lowest GOGC. Zero means 25.
+	// MinGOGC is HeapDriven's lowest GOGC. Zero means 25; negative is an
+	// error.
 	MinGOGC int
 	// Frequency is the polling period of CgroupDriven and SystemDriven.
-	// Zero means one second.
+	// Zero means one second; negative is an error.
 	Frequency time.Duration
 	// Policy builds the policy. Nil means DefaultPolicy.
 	Policy PolicyCtor
 	// SystemLimit is SystemDriven's limit in bytes; zero means all memory.
 	SystemLimit uint64
+	// DisableSoftLimit, when true, makes Start set HeadroomSoftLimit to
+	// false before it starts a driver: a process-wide setting, kept for
+	// later watchdogs too. False leaves HeadroomSoftLimit as it is.
+	DisableSoftLimit bool
+	// DisableKernelEvents, when true, makes Start set KernelEvents to false
+	// before it starts a driver, in the same way.
+	DisableKernelEvents bool
 }
 
 // DefaultPolicy is the policy Start uses when Options.Policy is nil:
@@ -40,22 +51,33 @@ type Result struct {
 	Driver string
 	// Limit is the limit of the started driver, in bytes.
 	Limit uint64
-	// Skipped has one line per driver Start tried or passed over before
-	// Driver, saying why.
+	// Skipped has one short reason per driver Start passed over before
+	// Driver, such as "cgroup: no limit", or says why none was tried.
 	Skipped []string
+	// Disabled reports that the GOWATCHDOG environment variable turned the
+	// watchdog off, so Start started nothing, by the operator's choice.
+	Disabled bool
 }
 
-// String summarises the result in one line.
+// String summarises the result in one short line, e.g. "system watchdog
+// started with limit 15.5 GiB (16624349184 bytes); heap: no heap limit configured;
+// cgroup: no limit".
 func (r Result) String() string {
 	why := ""
 	if len(r.Skipped) > 0 {
-		why = " (" + strings.Join(r.Skipped, "; ") + ")"
+		why = "; " + strings.Join(r.Skipped, "; ")
 	}
-	if r.Driver == "" {
+	switch {
+	case r.Disabled:
+		return "watchdog disabled by " + envSwitch + "=" + os.Getenv(envSwitch)
+	case r.Driver == "":
 		return "no watchdog started" + why
 	}
-	return fmt.Sprintf("%s watchdog started with limit %d bytes%s", r.Driver, r.Limit, why)
+	return fmt.Sprintf("%s watchdog started with limit %s%s", r.Driver, fmtSize(r.Limit), why)
 }
+
+// startMu serialises Start, which may set package settings.
+var startMu sync.Mutex
 
 // Start applies the recommended precedence in one call:
 //
@@ -66,103 +88,155 @@ func (r Result) String() string {
 //  4. else it logs a warning and returns an error joining every reason.
 //
 // A driver that fails is reported in Result.Skipped and the next one is
-// tried; a heap limit that does not parse is skipped the same way, with a
-// warning. stopFn is never nil; when nothing started it does nothing.
+// tried. Start starts nothing and returns an error (also logged) when:
+//
+//   - the variable named by HeapLimitEnv is set but is not a size: the
+//     operator asked for a heap limit, and no other driver stands in for it;
+//     the error names the variable, its value and the accepted units;
+//   - MinGOGC or Frequency is negative;
+//   - GOWATCHDOG holds a value that is neither on nor off;
+//   - a watchdog is already running: the error wraps ErrAlreadyStarted and
+//     the running watchdog keeps running.
+//
+// GOWATCHDOG=off (or false, 0, no, disabled; in any letter case) turns
+// Start off: it starts nothing, logs one info line, sets Result.Disabled
+// and returns a nil error. On, true, 1, yes, enabled, empty or unset start
+// as usual.
+//
+// stopFn is never nil; when nothing started it does nothing.
 func Start(opts Options) (res Result, stopFn func(), err error) {
-	if opts.MinGOGC == 0 {
-		opts.MinGOGC = 25
+	stopFn = func() {}
+	fail := func(err error) (Result, func(), error) {
+		Logger.Errorf("no watchdog started: %v", err)
+		return res, stopFn, err
 	}
-	if opts.Frequency == 0 {
-		opts.Frequency = time.Second
+	if on, err := switchFromEnv(); err != nil {
+		return fail(err)
+	} else if !on {
+		res.Disabled = true
+		Logger.Infof("%s", res)
+		return res, stopFn, nil
 	}
-	if opts.Policy == nil {
-		opts.Policy = DefaultPolicy
+	if err := opts.fill(); err != nil {
+		return fail(err)
 	}
-	var errs []error
-	skip := func(driver string, err error) {
-		res.Skipped = append(res.Skipped, fmt.Sprintf("%s: %v", driver, err))
-		errs = append(errs, err)
+	heapLimit, err := opts.heapLimit()
+	if err != nil {
+		return fail(err)
 	}
 
-	heapLimit := opts.HeapLimit
-	if heapLimit == 0 && opts.HeapLimitEnv != "" {
-		if v := os.Getenv(opts.HeapLimitEnv); v != "" {
-			n, err := ParseSize(v)
-			if err != nil {
-				err = fmt.Errorf("%s=%q: %w", opts.HeapLimitEnv, v, err)
-				Logger.Warnf("ignoring the heap limit: %v", err)
-				skip("heap", err)
-			}
-			heapLimit = n
-		}
+	startMu.Lock()
+	defer startMu.Unlock()
+	if s := Snapshot(); s.Running {
+		return alreadyRunning(res, s)
 	}
-	try := func(driver string, limit func() uint64, startFn func() (error, func())) bool {
+	if opts.DisableSoftLimit {
+		HeadroomSoftLimit = false
+	}
+	if opts.DisableKernelEvents {
+		KernelEvents = false
+	}
+
+	var errs []error
+	try := func(driver string, startFn func() (error, func())) (started bool, err error) {
 		err, stop := startFn()
-		if err != nil {
-			skip(driver, err)
-			return false
+		if errors.Is(err, ErrAlreadyStarted) {
+			return false, err // started by someone else since the check above
 		}
-		res.Driver, stopFn = driver, stop
-		res.Limit = limit()
-		return true
+		if err != nil {
+			res.Skipped = append(res.Skipped, driver+": "+shortReason(err))
+			errs = append(errs, fmt.Errorf("%s: %w", driver, err))
+			Logger.Debugf("%s watchdog not started: %v", driver, err)
+			return false, nil
+		}
+		res.Driver, res.Limit, stopFn = driver, Snapshot().Limit, stop
+		return true, nil
 	}
-	current := func() uint64 { return Snapshot().Limit }
-	if heapLimit > 0 {
-		if try("heap", current, func() (error, func()) { return HeapDriven(heapLimit, opts.MinGOGC, opts.Policy) }) {
+	drivers := []struct {
+		name  string
+		start func() (error, func())
+	}{
+		{"heap", func() (error, func()) { return HeapDriven(heapLimit, opts.MinGOGC, opts.Policy) }},
+		{"cgroup", func() (error, func()) { return CgroupDriven(opts.Frequency, opts.Policy) }},
+		{"system", func() (error, func()) { return SystemDriven(opts.SystemLimit, opts.Frequency, opts.Policy) }},
+	}
+	if heapLimit == 0 {
+		res.Skipped = append(res.Skipped, "heap: no heap limit configured")
+		drivers = drivers[1:]
+	}
+	for _, d := range drivers {
+		started, err := try(d.name, d.start)
+		if err != nil {
+			return alreadyRunning(res, Snapshot())
+		}
+		if started {
 			return res, stopFn, nil
 		}
-	} else if len(res.Skipped) == 0 {
-		res.Skipped = append(res.Skipped, "heap: no heap limit configured")
-	}
-	if try("cgroup", current, func() (error, func()) { return CgroupDriven(opts.Frequency, opts.Policy) }) {
-		return res, stopFn, nil
-	}
-	if try("system", current, func() (error, func()) { return SystemDriven(opts.SystemLimit, opts.Frequency, opts.Policy) }) {
-		return res, stopFn, nil
 	}
 	err = fmt.Errorf("watchdog: no driver started: %w", errors.Join(errs...))
-	Logger.Warnf("no memory watchdog is running, the process is on its own: %v", err)
-	return res, func() {}, err
+	Logger.Warnf("no memory watchdog is running, the process is on its own: %s", res)
+	return res, stopFn, err
 }
 
-var sizeUnits = []struct {
-	suffix string
-	mult   uint64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+// fill applies the defaults and checks the options.
+func (o *Options) fill() error {
+	if o.MinGOGC < 0 {
+		return fmt.Errorf("watchdog: Options.MinGOGC %d is negative; use 0 for the default (25) or a positive GOGC", o.MinGOGC)
+	}
+	if o.Frequency < 0 {
+		return fmt.Errorf("watchdog: Options.Frequency %v is negative; use 0 for the default (1s) or a positive period", o.Frequency)
+	}
+	if o.MinGOGC == 0 {
+		o.MinGOGC = 25
+	}
+	if o.Frequency == 0 {
+		o.Frequency = time.Second
+	}
+	if o.Policy == nil {
+		o.Policy = DefaultPolicy
+	}
+	return nil
 }
 
-// ParseSize parses a byte size such as "512MiB", "2GB", "1.5GiB" or
-// "1073741824". Units are case-sensitive: KiB, MiB, GiB, TiB (1024-based),
-// KB, MB, GB, TB (1000-based) or B. The result must be positive and fit in
-// a uint64.
-func ParseSize(s string) (uint64, error) {
-	t := strings.TrimSpace(s)
-	mult := uint64(1)
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
-			break
-		}
+// heapLimit returns the configured heap limit, 0 if none.
+func (o *Options) heapLimit() (uint64, error) {
+	if o.HeapLimit != 0 || o.HeapLimitEnv == "" {
+		return o.HeapLimit, nil
 	}
-	outside := fmt.Errorf("size %q is outside 1 byte .. 2^64-1 bytes", s)
-	// Whole numbers are parsed exactly; only fractions go through float64.
-	if n, err := strconv.ParseUint(t, 10, 64); err == nil {
-		if n == 0 || n > math.MaxUint64/mult {
-			return 0, outside
-		}
-		return n * mult, nil
-	} else if errors.Is(err, strconv.ErrRange) {
-		return 0, outside
+	v := os.Getenv(o.HeapLimitEnv)
+	if v == "" {
+		return 0, nil
 	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("size %q is not a number of bytes with an optional unit (KiB, MiB, GiB, TiB, KB, MB, GB, TB, B)", s)
+	n, err := ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("watchdog: heap limit %s=%q does not parse (unset it for no heap limit): %w", o.HeapLimitEnv, v, err)
 	}
-	v := f * float64(mult)
-	if v < 1 || v >= math.MaxUint64 {
-		return 0, outside
+	return n, nil
+}
+
+// alreadyRunning reports a Start that found a watchdog running.
+func alreadyRunning(res Result, s Stats) (Result, func(), error) {
+	running := fmt.Sprintf("a %s watchdog with limit %s is already running", s.Driver, fmtSize(s.Limit))
+	res.Skipped = []string{running}
+	Logger.Warnf("Start started nothing: %s and keeps running", running)
+	return res, func() {}, fmt.Errorf("watchdog: Start: %w: %s; stop it first", ErrAlreadyStarted, running)
+}
+
+// shortReason says in a few words why a driver did not start; the whole
+// error is in Start's error and the debug log.
+func shortReason(err error) string {
+	switch {
+	case errors.Is(err, ErrNoCgroupLimit):
+		return "no limit"
+	case errors.Is(err, cgroups.ErrNoMemoryCgroup):
+		return "no memory cgroup"
+	case errors.Is(err, ErrNotSupported):
+		return "not supported on " + runtime.GOOS
 	}
-	return uint64(v), nil
+	const maxLen = 100
+	msg := strings.TrimPrefix(err.Error(), "watchdog: ")
+	if len(msg) > maxLen {
+		msg = strings.ToValidUTF8(msg[:maxLen], "") + "..."
+	}
+	return msg
 }
