@@ -40,3 +40,7 @@ func (p *adaptivePolicy) Evaluate(_ UtilizationType, used uint64) uint64 {
 func (p *adaptivePolicy) String() string {
 	return fmt.Sprintf("adaptive factor %v", p.factor)
 }
+
+func (p *adaptivePolicy) describe() string {
+	return fmt.Sprintf("adaptive policy: factor %v of the headroom, thresholds used+(%d-used)×%v bytes", p.factor, p.limit, p.factor)
+}

@@ -75,13 +75,13 @@ func ExampleNewWatermarkPolicy() {
 	fmt.Println(policy.Evaluate(watchdog.UtilizationProcess, 600))
 	fmt.Println(policy.Evaluate(watchdog.UtilizationProcess, 950) == watchdog.PolicyTempDisabled)
 
-	_, err = watchdog.NewWatermarkPolicy(0.9, 0.5)(1000)
+	_, err = watchdog.NewWatermarkPolicy(0.5, 1.5)(1000)
 	fmt.Println(err)
 	// Output:
 	// 500
 	// 900
 	// true
-	// watchdog: watermark 0.5 (position 1) is not above the previous one, 0.9; watermarks must be strictly ascending
+	// watchdog: watermark 1.5 (position 1) is outside (0, 1]
 }
 
 func ExampleNewAdaptivePolicy() {

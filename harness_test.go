@@ -155,6 +155,8 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 	}{Clock, Logger, ForcedGCFunc, setGCPercent, setMemoryLimit, readRuntime, newGCWatcher, HeadroomSoftLimit, KernelEvents}
 	userLimit := int64(1<<63 - 1)
 	Clock, Logger = h.clock, h.log
+	savedGap := sampleGap
+	sampleGap = 0
 	testHookWait = func(d time.Duration) { h.waits <- d }
 	ForcedGCFunc = func() {
 		h.forced++
@@ -194,6 +196,7 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 		setGCPercent, setMemoryLimit, readRuntime = saved.setGCPercent, saved.setMemoryLimit, saved.readRuntime
 		newGCWatcher, HeadroomSoftLimit, KernelEvents = saved.newGCWatcher, saved.soft, saved.events
 		testHookWait = nil
+		sampleGap = savedGap
 	})
 	return h
 }
@@ -212,6 +215,12 @@ func (h *harness) wait() time.Duration {
 	h.t.Helper()
 	select {
 	case d := <-h.waits:
+		singleton.mu.Lock()
+		r := singleton.cur
+		singleton.mu.Unlock()
+		if r != nil {
+			r.exec.flush() // the log lines of what came before have reached Logger
+		}
 		return d
 	case <-time.After(testTimeout):
 		h.t.Fatal("the watchdog loop did not come back to wait")

@@ -7,13 +7,14 @@ import (
 )
 
 const (
-	// minInterval bounds how fast adaptive sampling may poll.
+	// minInterval bounds how fast adaptive sampling may poll, and is the
+	// least real time between two samples.
 	minInterval = 10 * time.Millisecond
 	// softLimitRefresh is the longest the soft limit goes unrefreshed when
-	// HeadroomSoftLimit is on: bursts of memory outside the Go heap must be
-	// seen before they use up the headroom.
+	// it is managed: bursts of memory outside the Go heap must be seen
+	// before they use up the headroom.
 	softLimitRefresh = 100 * time.Millisecond
-	// reclaimRefresh is how stale the cached inactive file figure may get
+	// reclaimRefresh is how stale the cached reclaimable figure may get
 	// while usage is far from the threshold.
 	reclaimRefresh = time.Second
 )
@@ -22,6 +23,13 @@ const (
 // in child processes can shorten it.
 var limitRefresh = 5 * time.Second
 
+// sampleGap is the least real (monotonic) time between the end of one
+// sample and the next timer-driven or event-driven one. It never binds with
+// a real Clock, whose intervals are at least minInterval; it keeps a Clock
+// that jumps (a mock's Add, a resumed VM) from replaying a burst of
+// catch-up samples. Loop tests on a mock clock set it to 0.
+var sampleGap = minInterval
+
 // testHookWait, when set, is called on the loop goroutine with the interval
 // the loop is about to wait for, after its timer exists. Tests use it to know
 // when advancing a mock clock will fire the timer.
@@ -29,31 +37,47 @@ var testHookWait func(time.Duration)
 
 // loop is the one loop every driver runs. Heap mode wakes only on GC; the
 // polled modes also wake on their timer and on kernel events.
-func (r *run) loop(ready func()) {
-	defer r.exit(ready)
+func (r *run) loop(ready func(error)) {
 	gcEvents, stopGC := newGCWatcher()
-	defer stopGC()
+	defer r.exit(ready, stopGC)
 
-	r.init()
-	ready()
+	if err := r.init(); err != nil {
+		ready(err)
+		return
+	}
+	ready(nil)
 
 	var events <-chan struct{}
 	if r.notifier != nil {
 		events = r.notifier.Events()
 	}
+	gap := time.NewTimer(time.Hour)
+	gap.Stop()
+	defer gap.Stop()
 	// The next poll is a deadline, not a wait restarted at every wake-up:
 	// a program that collects more often than the interval must still be
 	// polled (forced GC check, limit refresh).
 	next := Clock.Now().Add(r.interval())
+	var sampled time.Time // real time of the last sample
 	for {
 		var timer *clock.Timer
-		var tick <-chan time.Time
+		var tick, gapC <-chan time.Time
+		var ev <-chan struct{}
 		if r.src != nil {
-			d := max(next.Sub(Clock.Now()), 0)
-			timer = Clock.Timer(d)
-			tick = timer.C
-			if testHookWait != nil {
-				testHookWait(d)
+			if wait := sampleGap - time.Since(sampled); wait > 0 {
+				resetTimer(gap, wait)
+				gapC = gap.C
+			} else {
+				now := Clock.Now()
+				if now.Sub(next) > minInterval { // the clock jumped: no catch-up
+					next = now.Add(r.interval())
+				}
+				d := max(next.Sub(now), 0)
+				timer = Clock.Timer(d)
+				tick, ev = timer.C, events
+				if testHookWait != nil {
+					testHookWait(d)
+				}
 			}
 		}
 		select {
@@ -66,12 +90,15 @@ func (r *run) loop(ready func()) {
 			r.onGC()
 			// A fresh measurement may call for an earlier poll, not a later one.
 			next = minTime(next, Clock.Now().Add(r.interval()))
-		case <-events:
+		case <-gapC:
+		case <-ev:
 			r.count(func(s *Stats) { s.Events++ })
 			r.sample()
+			sampled = time.Now()
 			next = Clock.Now().Add(r.interval())
 		case <-tick:
 			r.sample()
+			sampled = time.Now()
 			next = Clock.Now().Add(r.interval())
 		}
 		if timer != nil {
@@ -80,34 +107,55 @@ func (r *run) loop(ready func()) {
 	}
 }
 
+// resetTimer resets t to d, draining a stale fire, under both the pre-1.23
+// and the current timer semantics (the module that links the watchdog
+// decides which one applies).
+func resetTimer(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
+}
+
 // init takes the first measurements, evaluates the policy and, for the
 // polled modes, sets the first soft limit, so the watchdog covers a burst
-// that comes right after start.
-func (r *run) init() {
+// that comes right after start. An error means the policy failed its first
+// evaluation, and the run must not start.
+func (r *run) init() error {
 	st := readRuntime(&r.rt)
 	r.gcStart = st.GCCycles
+	r.rtMu.Lock()
 	r.origGOGC, r.gogc = st.GOGC, st.GOGC
-	r.prof = newProfiler()
-	if r.src == nil {
-		r.tuneHeap(st)
-		return
-	}
 	if r.softLimit {
 		r.userLimit = setMemoryLimit(-1)
+	}
+	r.rtMu.Unlock()
+	r.prof = r.newProfiler()
+	if r.src == nil {
+		if !r.tuneHeap(st) {
+			return errFirstEvaluation
+		}
+		r.logStart()
+		return nil
 	}
 	r.limitAt = Clock.Now()
 	used, err := r.measure(true)
 	if err != nil {
 		r.readFailed(err)
 	}
-	r.evaluate(used)
+	if !r.evaluate(used) {
+		return errFirstEvaluation
+	}
+	r.logStart()
 	r.afterMeasure(used, st)
-	Logger.Infof("%s watchdog started on %s: limit %d bytes, polling every %v, next GC at %s",
-		r.driver, r.src, r.limit, r.freq, fmtThreshold(r.threshold))
+	return nil
 }
 
 // sample is one poll: measure, force a GC if usage reached the threshold,
-// refresh the soft limit.
+// refresh the limit and the soft limit.
 func (r *run) sample() {
 	r.count(func(s *Stats) { s.Samples++ })
 	used, err := r.measure(false)
@@ -121,22 +169,45 @@ func (r *run) sample() {
 		r.limitAt = now
 		r.refreshLimit(used)
 	}
-	if used >= r.threshold {
+	if used < r.threshold {
+		r.stuckAt = 0
+	} else if r.mayForce(used, now) {
 		r.forceGC(used)
 		if used, err = r.measure(true); err != nil {
 			r.readFailed(err)
 			return
 		}
 		r.evaluate(used)
+		r.stuckAt = 0
+		if used >= r.threshold {
+			r.stuckAt = max(used, 1)
+		}
 	}
 	r.afterMeasure(used, readRuntime(&r.rt))
 }
 
-// onGC runs after every GC cycle the watchdog observes. It updates the
-// watchdog first, so post-GC notifees see a fresh Snapshot.
+// mayForce is the forced-GC budget. After a forced GC that left usage at or
+// above the threshold (GC cannot free what other processes, off-heap memory
+// or the page cache hold), the next one waits for the polling period,
+// unless usage grows by a step of 1/32 of the limit: never a storm, and
+// never less often than v1.3.0's one per period.
+func (r *run) mayForce(used uint64, now time.Time) bool {
+	if r.exec.busy() {
+		return false // the last forced GC (or a policy) has not returned
+	}
+	if r.stuckAt == 0 || now.Sub(r.forcedAt) >= r.freq || used >= r.stuckAt+r.limit/32 {
+		return true
+	}
+	r.count(func(s *Stats) { s.ForcedGCsDeferred++ })
+	return false
+}
+
+// onGC runs after the GC cycles the watchdog observes: it updates the
+// watchdog first, then queues the post-GC notifications, so they see a
+// fresh Snapshot.
 func (r *run) onGC() {
-	defer notify(&notifees.post, NotifyGC)
 	st := readRuntime(&r.rt)
+	defer r.exec.postNotify(func() { notify(&notifees.post, "post-GC notifee", NotifyGC, r.exec) })
 	if r.src == nil {
 		r.tuneHeap(st)
 		return
@@ -157,115 +228,57 @@ func (r *run) afterMeasure(used uint64, st runtimeStats) {
 	r.publish(used, st)
 }
 
-// measure returns the working set: raw usage minus the inactive file cache.
-// The cache figure costs a stat file parse, so it is re-read only when exact
-// is set, when it is stale, or when raw usage is near the threshold.
-func (r *run) measure(exact bool) (uint64, error) {
-	raw, err := r.src.Usage()
-	if err != nil {
-		return 0, err
-	}
-	r.readOK()
-	now := Clock.Now()
-	near := r.threshold != PolicyTempDisabled && raw >= r.threshold-r.threshold/10
-	if exact || near || now.Sub(r.reclaimAt) >= reclaimRefresh {
-		rec, err := r.src.Reclaimable()
-		if err != nil {
-			Logger.Warnf("reading reclaimable cache from %s: %v; counting it as used", r.src, err)
-			rec = 0
-		}
-		r.reclaimable, r.reclaimAt = rec, now
-	}
-	if r.reclaimable >= raw {
-		return 0, nil
-	}
-	return raw - r.reclaimable, nil
-}
-
-// forceGC runs the pre-GC notifees and ForcedGCFunc.
+// forceGC runs the pre-GC notifees and ForcedGCFunc on the executor, and
+// waits for them at most callbackBudget.
 func (r *run) forceGC(used uint64) {
-	Logger.Infof("%s usage %d bytes reached threshold %d bytes (limit %d bytes): forcing GC",
-		r.scope, used, r.threshold, r.limit)
-	notify(&notifees.pre, nil)
-	start := Clock.Now()
-	ForcedGCFunc()
+	r.log(levelWarn, "%s usage %s reached the threshold %s (limit %s): forcing GC",
+		r.scope, fmtSize(used), fmtSize(r.threshold), fmtSize(r.limit))
+	r.forcedAt = Clock.Now()
 	r.count(func(s *Stats) {
 		s.ForcedGCs++
-		s.LastForcedGC = start
+		s.LastForcedGC = r.forcedAt
 	})
-}
-
-// trackRate keeps a growth rate estimate (bytes per second) that follows a
-// burst at once and decays by half per sample when growth stops.
-func (r *run) trackRate(used uint64, now time.Time) {
-	if !r.lastAt.IsZero() {
-		if dt := now.Sub(r.lastAt).Seconds(); dt > 0 {
-			inst := (float64(used) - float64(r.lastUsage)) / dt
-			r.rate = max(inst, r.rate/2)
+	r.exec.call("ForcedGCFunc", func() {
+		notify(&notifees.pre, "pre-GC notifee", nil, r.exec)
+		if f := ForcedGCFunc; f != nil {
+			r.exec.safely("ForcedGCFunc", f)
 		}
-	}
-	r.lastUsage, r.lastAt = used, now
+	}, r.closing)
 }
 
-// interval is how long to wait before the next sample: the user's frequency
-// (at most softLimitRefresh while the soft limit is managed), shortened as
-// usage nears the threshold or grows fast towards it, never below
-// minInterval.
-func (r *run) interval() time.Duration {
-	d := r.freq
-	if r.softLimit && d > softLimitRefresh {
-		d = softLimitRefresh
-	}
-	if r.threshold == PolicyTempDisabled || r.threshold == 0 {
-		return d
-	}
-	var gap uint64
-	if r.lastUsage < r.threshold {
-		gap = r.threshold - r.lastUsage
-	}
-	if band := r.threshold / 10; gap < band {
-		d = min(d, max(minInterval, time.Duration(float64(d)*float64(gap)/float64(band))))
-	}
-	if r.rate > 0 {
-		eta := time.Duration(float64(gap) / r.rate * float64(time.Second) / 2)
-		d = min(d, max(minInterval, eta))
-	}
-	return d
-}
-
-// refreshLimit re-reads the limit and, when it changed, rebuilds the policy.
+// refreshLimit re-reads the limit. The limit, the soft limit and Snapshot
+// follow it at once; the policy is rebuilt for it, and when the constructor
+// rejects it the old policy stays, with one warning per rejected limit.
 func (r *run) refreshLimit(used uint64) {
 	limit, err := r.src.Limit()
+	if name := r.src.String(); name != r.srcName {
+		r.log(levelInfo, "the process moved: reading %s instead of %s", name, r.srcName)
+		r.srcName = name
+		r.count(func(s *Stats) { s.Source = name })
+	}
 	if err != nil {
-		Logger.Warnf("re-reading the limit of %s: %v; keeping %d bytes", r.src, err, r.limit)
+		r.log(levelWarn, "re-reading the limit of %s: %v; keeping %s", r.srcName, err, fmtSize(r.limit))
 		return
 	}
-	if limit == r.limit {
+	if limit != r.limit {
+		r.log(levelInfo, "limit of %s changed from %s to %s", r.srcName, fmtSize(r.limit), fmtSize(limit))
+		r.limit = limit
+	}
+	if limit == r.policyLimit || limit == r.rejected {
 		return
 	}
-	policy, err := buildPolicy(r.ctor, limit)
+	var policy Policy
+	if !r.exec.call("policy constructor", func() { policy, err = buildPolicy(r.ctor, limit) }, r.closing) {
+		return
+	}
 	if err != nil {
-		Logger.Warnf("limit of %s changed from %d to %d bytes but %v; keeping %d bytes", r.src, r.limit, limit, err, r.limit)
+		r.rejected = limit
+		r.log(levelWarn, "keeping the policy built for %s: %v", fmtSize(r.policyLimit), err)
 		return
 	}
-	Logger.Infof("limit of %s changed from %d to %d bytes; policy rebuilt", r.src, r.limit, limit)
-	r.limit, r.policy = limit, policy
+	r.log(levelInfo, "policy rebuilt for the limit %s: %s", fmtSize(limit), describePolicy(policy))
+	r.policy, r.policyLimit, r.rejected = policy, limit, 0
 	r.evaluate(used)
-}
-
-func (r *run) readFailed(err error) {
-	if !r.sourceErr {
-		Logger.Warnf("reading usage from %s: %v; will retry at every sample", r.src, err)
-	}
-	r.sourceErr = true
-	r.count(func(s *Stats) { s.ReadErrors++ })
-}
-
-func (r *run) readOK() {
-	if r.sourceErr {
-		Logger.Infof("reading usage from %s works again", r.src)
-		r.sourceErr = false
-	}
 }
 
 func minTime(a, b time.Time) time.Time {

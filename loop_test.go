@@ -99,7 +99,8 @@ func TestDynamicLimitRebuildsPolicy(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{100 * mib, 200 * mib}, limits, "the policy is rebuilt for the new limit")
 	assert.Equal(t, uint64(100*mib), Snapshot().Threshold)
-	assert.NotEmpty(t, h.log.find("INFO", "changed from 104857600 to 209715200 bytes"))
+	assert.NotEmpty(t, h.log.find("INFO", "changed from 100.0 MiB (104857600 bytes) to 200.0 MiB (209715200 bytes)"))
+	assert.NotEmpty(t, h.log.find("INFO", "policy rebuilt for the limit 200.0 MiB"))
 }
 
 func TestSoftLimitTracksHeadroom(t *testing.T) {

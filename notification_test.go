@@ -59,27 +59,27 @@ func TestNotifeesOrderAndRemoval(t *testing.T) {
 			unB := registerNotif(t, l.reg, rec.fn("b"))
 			unC := registerNotif(t, l.reg, rec.fn("c"))
 
-			notify(l.list, nil)
+			notifyNow(l.list, nil)
 			assert.Equal(t, []string{"a", "b", "c"}, rec.take())
 
 			unB()
-			notify(l.list, nil)
+			notifyNow(l.list, nil)
 			assert.Equal(t, []string{"a", "c"}, rec.take())
 
 			// Unregistering twice is harmless and removes nothing else.
 			unB()
-			notify(l.list, nil)
+			notifyNow(l.list, nil)
 			assert.Equal(t, []string{"a", "c"}, rec.take())
 
 			// Re-registering the same function yields a new registration at
 			// the end.
 			registerNotif(t, l.reg, rec.fn("b"))
-			notify(l.list, nil)
+			notifyNow(l.list, nil)
 			assert.Equal(t, []string{"a", "c", "b"}, rec.take())
 
 			unA()
 			unC()
-			notify(l.list, nil)
+			notifyNow(l.list, nil)
 			assert.Equal(t, []string{"b"}, rec.take())
 		})
 	}
@@ -90,9 +90,9 @@ func TestNotifeesPreAndPostAreSeparate(t *testing.T) {
 	registerNotif(t, RegisterPreGCNotifee, rec.fn("pre"))
 	registerNotif(t, RegisterPostGCNotifee, rec.fn("post"))
 
-	notify(&notifees.pre, nil)
+	notifyNow(&notifees.pre, nil)
 	assert.Equal(t, []string{"pre"}, rec.take())
-	notify(&notifees.post, nil)
+	notifyNow(&notifees.post, nil)
 	assert.Equal(t, []string{"post"}, rec.take())
 }
 
@@ -103,12 +103,17 @@ func TestNotifeesUnregisterOtherKindIsIndependent(t *testing.T) {
 
 	unPre()
 	unPre()
-	notify(&notifees.pre, nil)
-	notify(&notifees.post, nil)
+	notifyNow(&notifees.pre, nil)
+	notifyNow(&notifees.post, nil)
 	assert.Equal(t, []string{"post"}, rec.take())
 }
 
-func TestNotifeesExtraRunsLast(t *testing.T) {
+// notifyNow runs notify on the calling goroutine, as the executor would.
+func notifyNow(list *[]notifee, extra func()) {
+	notify(list, "notifee", extra, &executor{onPanic: func(string, any) {}})
+}
+
+func TestNotifeesExtraRunsFirst(t *testing.T) {
 	for _, list := range []*[]notifee{&notifees.pre, &notifees.post} {
 		rec := &notifRecorder{}
 		reg := RegisterPostGCNotifee
@@ -117,15 +122,15 @@ func TestNotifeesExtraRunsLast(t *testing.T) {
 		}
 		registerNotif(t, reg, rec.fn("first"))
 		registerNotif(t, reg, rec.fn("second"))
-		notify(list, rec.fn("extra"))
-		assert.Equal(t, []string{"first", "second", "extra"}, rec.take())
+		notifyNow(list, rec.fn("extra"))
+		assert.Equal(t, []string{"extra", "first", "second"}, rec.take(), "NotifyGC runs before the notifees, as in v1.3.0")
 	}
 
 	// With no notifees of ours, extra still runs; a nil extra is fine.
 	rec := &notifRecorder{}
-	notify(&notifees.post, rec.fn("extra"))
+	notifyNow(&notifees.post, rec.fn("extra"))
 	assert.Equal(t, []string{"extra"}, rec.take())
-	assert.NotPanics(t, func() { notify(&notifees.post, nil) })
+	assert.NotPanics(t, func() { notifyNow(&notifees.post, nil) })
 }
 
 func TestNotifeeReentrantRegistration(t *testing.T) {
@@ -152,7 +157,7 @@ func TestNotifeeReentrantRegistration(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				notify(l.list, rec.fn("extra"))
+				notifyNow(l.list, rec.fn("extra"))
 			}()
 			select {
 			case <-done:
@@ -161,10 +166,10 @@ func TestNotifeeReentrantRegistration(t *testing.T) {
 			}
 			// The current round runs on a snapshot: "after" still runs,
 			// "new" does not.
-			assert.Equal(t, []string{"before", "self", "after", "extra"}, rec.take())
+			assert.Equal(t, []string{"extra", "before", "self", "after"}, rec.take())
 
 			// Next round: self is gone, the replacement runs at the end.
-			notify(l.list, nil)
+			notifyNow(l.list, nil)
 			assert.Equal(t, []string{"before", "after", "new"}, rec.take())
 			mu.Lock()
 			assert.Equal(t, 1, selfCalls)
@@ -184,12 +189,12 @@ func TestNotifeeUnregistersAnotherDuringNotify(t *testing.T) {
 
 	// The snapshot was taken before "later" was removed; what matters is
 	// that it is gone on the next round and that nothing deadlocks.
-	notify(&notifees.post, nil)
+	notifyNow(&notifees.post, nil)
 	first := rec.take()
 	require.NotEmpty(t, first)
 	assert.Equal(t, "killer", first[0])
 
-	notify(&notifees.post, nil)
+	notifyNow(&notifees.post, nil)
 	assert.Equal(t, []string{"killer"}, rec.take())
 }
 
@@ -204,7 +209,7 @@ func TestNotifeesConcurrent(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < 50; j++ {
 				un := RegisterPostGCNotifee(rec.fn("x"))
-				notify(&notifees.post, nil)
+				notifyNow(&notifees.post, nil)
 				un()
 				un()
 			}
@@ -212,6 +217,6 @@ func TestNotifeesConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	rec.take()
-	notify(&notifees.post, nil)
+	notifyNow(&notifees.post, nil)
 	assert.Empty(t, rec.take(), "every registration was removed")
 }

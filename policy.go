@@ -65,3 +65,23 @@ func checkLimit(limit uint64) error {
 	}
 	return nil
 }
+
+// policyDesc formats as describePolicy(p), lazily: a policy's String
+// method is the program's code, so it runs with the log line, on the
+// executor.
+type policyDesc struct{ p Policy }
+
+func (d policyDesc) String() string { return describePolicy(d.p) }
+
+// describePolicy names a policy for the start line: its watermarks or
+// factor and thresholds for the policies of this package, its String method
+// or its type otherwise.
+func describePolicy(p Policy) string {
+	switch d := p.(type) {
+	case interface{ describe() string }:
+		return d.describe()
+	case fmt.Stringer:
+		return "policy " + d.String()
+	}
+	return fmt.Sprintf("policy %T", p)
+}

@@ -13,6 +13,7 @@ import (
 // profiler writes heap profiles when usage first reaches a share of the
 // limit in each episode. The loop goroutine owns it; a nil profiler is off.
 type profiler struct {
+	r         *run
 	dir       string
 	threshold float64
 	left      uint
@@ -21,26 +22,27 @@ type profiler struct {
 
 // newProfiler reads the HeapProfile* settings. It returns nil, logging why
 // when the settings are not usable, if capture is off.
-func newProfiler() *profiler {
+func (r *run) newProfiler() *profiler {
 	dir, threshold, max := HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures
 	switch {
 	case dir == "" && threshold == 0:
 		return nil
 	case dir == "":
-		Logger.Warnf("HeapProfileThreshold is %v but HeapProfileDir is empty; heap profiles disabled", threshold)
+		r.log(levelWarn, "HeapProfileThreshold is %v but HeapProfileDir is empty; heap profiles disabled", threshold)
 		return nil
 	case !(threshold > 0 && threshold < 1):
-		Logger.Warnf("HeapProfileThreshold %v is outside (0, 1); heap profiles disabled", threshold)
+		r.log(levelWarn, "HeapProfileThreshold %v is outside (0, 1); heap profiles disabled", threshold)
 		return nil
 	case max == 0:
-		Logger.Warnf("HeapProfileMaxCaptures is 0; heap profiles disabled")
+		r.log(levelWarn, "HeapProfileMaxCaptures is 0; heap profiles disabled")
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		Logger.Warnf("creating HeapProfileDir %q: %v; heap profiles disabled", dir, err)
+		r.log(levelWarn, "creating HeapProfileDir %q: %v; heap profiles disabled", dir, err)
 		return nil
 	}
-	return &profiler{dir: dir, threshold: threshold, left: max}
+	r.log(levelInfo, "heap profiles: up to %d, in %s, when usage reaches %v of the limit", max, dir, threshold)
+	return &profiler{r: r, dir: dir, threshold: threshold, left: max}
 }
 
 // observe captures a profile at the start of an episode, while captures are
@@ -59,23 +61,27 @@ func (p *profiler) observe(used, limit uint64) {
 	}
 	p.inEpisode = true
 	path, err := p.write()
-	if errors.Is(err, fs.ErrExist) {
-		Logger.Warnf("heap profile %s already exists; skipping this capture", path)
-		return
-	}
 	if err != nil {
-		Logger.Warnf("writing heap profile: %v; heap profiles disabled", err)
+		p.r.log(levelWarn, "writing heap profile: %v; heap profiles disabled", err)
 		p.left = 0
 		return
 	}
 	p.left--
-	Logger.Infof("usage %d bytes is at or above %v of limit %d bytes: heap profile written to %s (%d captures left)",
-		used, p.threshold, limit, path, p.left)
+	p.r.log(levelInfo, "usage %s is at or above %v of the limit %s: heap profile written to %s (%d captures left)",
+		fmtSize(used), p.threshold, fmtSize(limit), path, p.left)
 }
 
+// write writes a profile to <time>.heap, or <time>-<n>.heap when that
+// name is taken (a clock that does not move, a clash with another process):
+// a capture is never lost to a name clash.
 func (p *profiler) write() (string, error) {
-	path := filepath.Join(p.dir, Clock.Now().UTC().Format(time.RFC3339Nano)+".heap")
+	base := filepath.Join(p.dir, Clock.Now().UTC().Format(time.RFC3339Nano))
+	path := base + ".heap"
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	for n := 1; errors.Is(err, fs.ErrExist) && n <= 1000; n++ {
+		path = fmt.Sprintf("%s-%d.heap", base, n)
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	}
 	if err != nil {
 		return path, err
 	}

@@ -64,6 +64,14 @@ func profileFiles(t *testing.T, dir string) []string {
 	return names
 }
 
+// newProfiler builds a profiler for a run whose log lines reach Logger at
+// once.
+func newProfiler() *profiler {
+	r := &run{driver: "test"}
+	r.exec = &executor{inline: true, onPanic: r.callbackPanicked, onDrop: func() {}}
+	return r.newProfiler()
+}
+
 func profileName(c clock.Clock) string {
 	return c.Now().UTC().Format(time.RFC3339Nano) + ".heap"
 }
@@ -114,7 +122,7 @@ func TestProfilerOnePerEpisode(t *testing.T) {
 	assert.Equal(t, want, profileFiles(t, dir))
 	requirePprofFile(t, filepath.Join(dir, want[1]))
 
-	infos := env.log.withLevel("INFO")
+	infos := env.log.find("INFO", "heap profile written")
 	require.Len(t, infos, 2)
 	assert.Contains(t, infos[0], filepath.Join(dir, want[0]))
 	assert.Contains(t, infos[1], filepath.Join(dir, want[1]))
@@ -141,7 +149,7 @@ func TestProfilerMaxCaptures(t *testing.T) {
 				assert.True(t, strings.HasSuffix(f, ".heap"), f)
 				requirePprofFile(t, filepath.Join(dir, f))
 			}
-			assert.Len(t, env.log.withLevel("INFO"), int(max))
+			assert.Len(t, env.log.find("INFO", "heap profile written"), int(max))
 			assert.Empty(t, env.log.withLevel("WARN"))
 		})
 	}
@@ -252,7 +260,7 @@ func TestProfilerWriteFailureDisablesCapture(t *testing.T) {
 			warns := env.log.withLevel("WARN")
 			require.Len(t, warns, 1)
 			assert.Contains(t, warns[0], "disabled")
-			assert.Empty(t, env.log.withLevel("INFO"))
+			assert.Empty(t, env.log.find("INFO", "heap profile written"))
 
 			// Even once the dir is usable again, capture stays off.
 			require.NoError(t, os.RemoveAll(dir))

@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -15,7 +16,8 @@ var singleton struct {
 }
 
 // run is one started watchdog, from start to stop. Fields below the loop
-// marker belong to the loop goroutine; stats is shared under statsMu.
+// marker belong to the loop goroutine; stats is shared under statsMu, and
+// the runtime settings under rtMu.
 type run struct {
 	driver   string
 	scope    UtilizationType
@@ -31,25 +33,41 @@ type run struct {
 	closing  chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	exec     *executor
+
+	// rtMu guards the runtime settings the run changes, so that stop can
+	// restore them from any goroutine, at once, even while the loop is
+	// busy; after release the loop changes nothing.
+	rtMu      sync.Mutex
+	released  bool
+	origGOGC  int   // heap mode: the program's GOGC, the ceiling and what stop restores
+	gogc      int   // heap mode: GOGC we last set
+	gogcSet   bool  // heap mode: we set gogc
+	userLimit int64 // the program's soft limit: ceiling and what stop restores
+	setLimit  int64 // soft limit we last set; 0 when none yet
 
 	// --- loop state: owned by the loop goroutine ---
 	policy      Policy
+	policyLimit uint64 // the limit policy was built for
 	limit       uint64
+	rejected    uint64 // last limit the policy constructor rejected; logs once
 	threshold   uint64
 	armedAt     uint64 // threshold the kernel event is armed at; 0 none
 	rt          runtimeReader
-	origGOGC    int
-	gogc        int
-	userLimit   int64 // soft limit in force at start
-	setLimit    int64 // soft limit we last set; 0 when none yet
 	reclaimable uint64
 	reclaimAt   time.Time
 	limitAt     time.Time
 	lastUsage   uint64
 	lastAt      time.Time
-	rate        float64 // bytes per second, smoothed; > 0 means growing
+	rate        float64 // usage growth in bytes per second; > 0 means growing
+	forcedAt    time.Time
+	stuckAt     uint64 // usage after a forced GC that did not get under the threshold; 0 none
+	alloc       allocTracker
 	prof        *profiler
-	sourceErr   bool // last read failed; logs once per streak
+	srcName     string
+	sourceErr   bool // last usage read failed; logs once per streak
+	reclaimErr  bool // last reclaimable read failed; logs once per streak
+	policyErr   bool // last policy evaluation failed; logs once per streak
 	gcStart     uint64
 
 	statsMu sync.Mutex
@@ -58,29 +76,36 @@ type run struct {
 
 func newRun(driver string, scope UtilizationType, src source.Source, ctor PolicyCtor, policy Policy, limit uint64, freq time.Duration) *run {
 	r := &run{
-		driver:  driver,
-		scope:   scope,
-		src:     src,
-		ctor:    ctor,
-		policy:  policy,
-		limit:   limit,
-		freq:    freq,
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		driver:      driver,
+		scope:       scope,
+		src:         src,
+		ctor:        ctor,
+		policy:      policy,
+		policyLimit: limit,
+		limit:       limit,
+		freq:        freq,
+		closing:     make(chan struct{}),
+		done:        make(chan struct{}),
 	}
 	if n, ok := src.(source.Notifier); ok && src != nil && KernelEvents {
 		r.notifier = n
 	}
 	r.softLimit = src != nil && HeadroomSoftLimit
+	if src != nil {
+		r.srcName = src.String()
+	}
 	return r
 }
 
-// start registers r as the singleton and launches its loop.
+// errFirstEvaluation wraps a policy that panicked or did not answer when
+// the watchdog started.
+var errFirstEvaluation = errors.New("watchdog: the policy failed its first evaluation")
+
+// start registers r as the singleton and launches its loop. It returns once
+// the first evaluation has happened: the watchdog is armed. If that
+// evaluation fails, the run is undone and start returns the error.
 func (r *run) start() (error, func()) {
-	r.stats = Stats{Running: true, Driver: r.driver, Limit: r.limit, Started: Clock.Now()}
-	if r.src != nil {
-		r.stats.Source = r.src.String()
-	}
+	r.stats = Stats{Running: true, Driver: r.driver, Limit: r.limit, Started: Clock.Now(), Source: r.srcName}
 	singleton.mu.Lock()
 	if singleton.cur != nil {
 		singleton.mu.Unlock()
@@ -89,38 +114,50 @@ func (r *run) start() (error, func()) {
 	singleton.cur = r // the slot is taken; policies may call Snapshot from here on
 	singleton.mu.Unlock()
 
-	ready := make(chan struct{})
-	go r.loop(sync.OnceFunc(func() { close(ready) }))
-	<-ready // the first evaluation has happened: the watchdog is armed
+	r.exec = newExecutor(r.callbackPanicked, func() { r.count(func(s *Stats) { s.LogsDropped++ }) })
+	ready := make(chan error, 1)
+	var once sync.Once
+	go r.loop(func(err error) { once.Do(func() { ready <- err }) })
+	if err := <-ready; err != nil {
+		<-r.done
+		return err, nil
+	}
 	return nil, r.stop
 }
 
-// stop ends the loop and waits for it to restore the runtime settings. It is
-// idempotent and safe to call from several goroutines, and it never affects
-// a watchdog started after this one.
+// stop ends the run. It restores GOGC and the soft memory limit and frees
+// the singleton at once, then waits for the loop to exit, unless it was
+// called from a callback of this run, which the loop may be waiting for: the
+// loop then exits right after the callback returns. It is idempotent, safe
+// from any goroutine, and never affects a watchdog started after this one.
 func (r *run) stop() {
+	r.release()
 	r.stopOnce.Do(func() { close(r.closing) })
+	if r.exec != nil && r.exec.onExecutor() {
+		return
+	}
 	<-r.done
 }
 
-// exit undoes what the run changed. It runs on the loop goroutine as the loop
-// returns, normally or by panic, and releases start if it is still waiting.
-func (r *run) exit(ready func()) {
-	if p := recover(); p != nil {
-		Logger.Errorf("%s watchdog disarmed after a panic: %v", r.driver, p)
+// release restores the runtime settings the run changed, marks it stopped
+// and frees the singleton. Idempotent; the loop changes nothing after it.
+// Settings the program changed since the watchdog last set them are the
+// program's, and stay.
+func (r *run) release() {
+	r.rtMu.Lock()
+	if r.released {
+		r.rtMu.Unlock()
+		return
 	}
-	ready()
-	if r.src == nil && r.gogc != r.origGOGC {
+	r.released = true
+	if r.gogcSet && readRuntimeGOGC() == r.gogc {
 		setGCPercent(r.origGOGC)
 	}
-	if r.setLimit != 0 {
+	if r.setLimit != 0 && setMemoryLimit(-1) == r.setLimit {
 		setMemoryLimit(r.userLimit)
 	}
-	if r.src != nil {
-		if err := r.src.Close(); err != nil {
-			Logger.Warnf("closing %s: %v", r.src, err)
-		}
-	}
+	r.rtMu.Unlock()
+
 	r.statsMu.Lock()
 	r.stats.Running = false
 	final := r.stats
@@ -132,41 +169,58 @@ func (r *run) exit(ready func()) {
 		lastStats = final
 	}
 	singleton.mu.Unlock()
+}
+
+// exit ends the loop goroutine, normally or by a panic of the watchdog's
+// own code: it releases the run, closes the source and the executor, and
+// releases start if it is still waiting.
+func (r *run) exit(ready func(error), stopGC func()) {
+	p := recover()
+	if p != nil {
+		r.log(levelError, "%s watchdog disarmed after an internal panic: %v", r.driver, p)
+	}
+	r.release()
+	stopGC()
+	if r.src != nil {
+		if err := r.src.Close(); err != nil {
+			r.log(levelWarn, "closing %s: %v", r.srcName, err)
+		}
+	}
+	r.stopOnce.Do(func() { close(r.closing) })
+	r.exec.shutdown()
+	if p != nil {
+		ready(fmt.Errorf("watchdog: internal panic while starting: %v", p))
+	} else {
+		ready(errStopped)
+	}
 	close(r.done)
 }
 
-// evaluate asks the policy for the next threshold and re-arms the usage event.
-// A panic in the policy propagates to the loop, which disarms the watchdog.
-func (r *run) evaluate(used uint64) {
-	next := r.policy.Evaluate(r.scope, used)
-	if next != r.threshold {
-		Logger.Debugf("%s usage %d bytes of limit %d bytes: next GC at %s", r.scope, used, r.limit, fmtThreshold(next))
-	}
-	r.threshold = next
-	r.arm(next)
-}
+var errStopped = errors.New("watchdog: stopped before it started")
 
-// arm moves the kernel usage event to the threshold (0 removes it when the
-// policy is disabled). Arming costs syscalls, so only a change re-arms. A
-// failure leaves the watchdog polling only.
-func (r *run) arm(threshold uint64) {
-	if threshold == PolicyTempDisabled {
-		threshold = 0
-	}
-	if r.notifier == nil || threshold == r.armedAt {
+// callbackPanicked reports a panic recovered from the program's code.
+func (r *run) callbackPanicked(what string, p any) {
+	r.count(func(s *Stats) { s.CallbackPanics++ })
+	if what == "Logger" {
+		stderrf("the Logger panicked: %v (the watchdog keeps running)", p)
 		return
 	}
-	if err := r.notifier.Arm(threshold); err != nil {
-		Logger.Warnf("arming a usage event at %d bytes on %s: %v; polling only", threshold, r.src, err)
-		r.notifier = nil
-		return
-	}
-	r.armedAt = threshold
+	r.log(levelError, "%s panicked: %v; recovered, the watchdog keeps watching", what, p)
 }
 
-func fmtThreshold(t uint64) string {
-	if t == PolicyTempDisabled {
-		return "never (policy disabled until the next GC)"
-	}
-	return fmt.Sprintf("%d bytes", t)
+// log queues a line for the Logger, with the run's current state for
+// structured loggers. It never blocks the loop: a Logger that falls behind
+// loses lines, counted in Stats.LogsDropped.
+func (r *run) log(level logLevel, template string, args ...interface{}) {
+	f := r.fields()
+	r.exec.post("Logger", func() { emit(level, &f, template, args) }, true)
+}
+
+// fields reads the state for log lines from the published stats, so any
+// goroutine may log.
+func (r *run) fields() logFields {
+	r.statsMu.Lock()
+	defer r.statsMu.Unlock()
+	s := &r.stats
+	return logFields{driver: r.driver, usage: s.Usage, threshold: s.Threshold, limit: s.Limit, softLimit: s.SoftLimit}
 }

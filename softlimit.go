@@ -1,34 +1,91 @@
 package watchdog
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
-// softLimitReserve is the room, in bytes, the soft limit leaves under the
-// limit: 5% of it, but at least min(limit/8, 16 MiB). The soft limit is
+// softLimitReserve is the base room, in bytes, the soft limit leaves under
+// the limit: 5% of it, but at least min(limit/8, 16 MiB). The soft limit is
 // soft: while a GC runs, the program keeps allocating past it, and in a small
-// container 5% is gone in a few milliseconds of a fast allocator.
+// container 5% is gone in a few milliseconds of a fast allocator;
+// allocTracker raises it to what the program allocates during one cycle.
 func softLimitReserve(limit uint64) uint64 {
 	return max(limit/20, min(limit/8, 16<<20))
 }
 
 // softLimitFloor is the lowest soft limit the watchdog sets, in bytes: below
-// it the runtime would collect continuously for little gain.
+// it the runtime would collect continuously for little gain. It is
+// limit/16, at least 4 MiB, but never above half the limit.
 func softLimitFloor(limit uint64) uint64 {
-	return max(limit/16, 4<<20)
+	return min(max(limit/16, 4<<20), limit/2)
+}
+
+// allocTracker estimates how many bytes the program allocates while one GC
+// cycle runs, from runtime/metrics: the allocation rate between samples (it
+// follows a burst at once and halves every second after), times the length
+// of a cycle, estimated from the mark workers' CPU time per cycle over the
+// GC's 25% share of GOMAXPROCS.
+type allocTracker struct {
+	at      time.Time
+	allocs  uint64
+	cycles  uint64
+	markCPU float64
+	rate    float64 // bytes per second
+	cycle   float64 // seconds
+}
+
+// maxCycle bounds the cycle estimate: a mark phase longer than this is
+// an outlier (a stopped process, a suspended VM) not to be planned for.
+const maxCycle = 1.0
+
+func (a *allocTracker) update(st runtimeStats, now time.Time) {
+	if a.at.IsZero() {
+		a.at, a.allocs, a.cycles, a.markCPU = now, st.Allocs, st.GCCycles, st.MarkCPU
+		return
+	}
+	if dt := now.Sub(a.at).Seconds(); dt > 0 && st.Allocs >= a.allocs {
+		inst := float64(st.Allocs-a.allocs) / dt
+		a.rate = max(inst, a.rate*math.Exp2(-dt))
+		a.at, a.allocs = now, st.Allocs
+	}
+	if st.GCCycles > a.cycles {
+		if st.MarkCPU > a.markCPU && st.Procs > 0 {
+			perCycle := (st.MarkCPU - a.markCPU) / float64(st.GCCycles-a.cycles)
+			wall := min(perCycle/(0.25*float64(st.Procs)), maxCycle)
+			a.cycle = max(wall, a.cycle*0.75)
+		}
+		a.cycles, a.markCPU = st.GCCycles, st.MarkCPU
+	}
+}
+
+// reserve is the room to keep under limit: the base reserve, or what one
+// cycle allocates if more, at most a quarter of the limit.
+func (a *allocTracker) reserve(limit uint64) uint64 {
+	r := softLimitReserve(limit)
+	if during := a.rate * a.cycle; during > float64(r) {
+		r = uint64(min(during, float64(limit/4)))
+	}
+	return r
 }
 
 // updateSoftLimit keeps the runtime's soft memory limit at the limit less
-// softLimitReserve, less the memory this process uses outside the Go runtime
+// the reserve, less the memory this process uses outside the Go runtime
 // (used minus what the runtime owns), so the pacer starts a GC before the Go
 // heap eats the headroom that cgo, mmap or other processes leave.
 //
 // The policy's threshold still decides forced GCs; the soft limit is a
-// backstop that needs no sample to act. It never exceeds the soft limit the
-// user had set.
+// backstop that needs no sample to act. It never exceeds the program's own
+// soft limit: a change the program makes while the watchdog runs (what it
+// reads back is not what it last set) is adopted as the new ceiling, and is
+// what stop restores.
 func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if !r.softLimit {
 		return
 	}
-	target := r.limit - softLimitReserve(r.limit)
+	r.alloc.update(st, Clock.Now())
+	reserve := r.alloc.reserve(r.limit)
+	target := r.limit - reserve
 	var outside uint64
 	if used > st.Owned {
 		outside = used - st.Owned
@@ -37,13 +94,22 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if target > outside+soft {
 		soft = target - outside
 	}
+
+	r.rtMu.Lock()
+	defer r.rtMu.Unlock()
+	if r.released {
+		return
+	}
+	if cur := setMemoryLimit(-1); r.setLimit != 0 && cur != r.setLimit {
+		r.log(levelInfo, "the program changed the Go soft memory limit from %s to %s: the watchdog keeps under it and restores it on stop",
+			fmtSoftLimit(r.setLimit), fmtSoftLimit(cur))
+		r.userLimit, r.setLimit = cur, 0
+	}
 	if r.userLimit > 0 && uint64(r.userLimit) < soft {
 		soft = uint64(r.userLimit)
 	}
-	if soft > math.MaxInt64 {
-		soft = math.MaxInt64
-	}
-	next := int64(soft)
+	next := int64(min(soft, math.MaxInt64))
+	r.count(func(s *Stats) { s.Reserve, s.UserSoftLimit = reserve, r.userLimit })
 	// Skip changes under 1/64 of the limit (less than the reserve). The
 	// estimate of outside memory jitters by a few MiB from one reading to
 	// the next, and each lower soft limit can start a GC at once: chasing
@@ -52,10 +118,11 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 		return
 	}
 	if r.setLimit == 0 {
-		Logger.Infof("managing the Go soft memory limit: %d bytes (limit %d bytes, %d bytes outside the Go runtime, previous soft limit %d bytes)",
-			next, r.limit, outside, r.userLimit)
+		r.log(levelInfo, "managing the Go soft memory limit: %s (limit %s, reserve %s, %s outside the Go runtime, the program's soft limit %s)",
+			fmtSize(uint64(next)), fmtSize(r.limit), fmtSize(reserve), fmtSize(outside), fmtSoftLimit(r.userLimit))
 	} else {
-		Logger.Debugf("soft memory limit %d -> %d bytes (%d bytes outside the Go runtime)", r.setLimit, next, outside)
+		r.log(levelDebug, "soft memory limit %s -> %s (reserve %s, %s outside the Go runtime)",
+			fmtSoftLimit(r.setLimit), fmtSize(uint64(next)), fmtSize(reserve), fmtSize(outside))
 	}
 	setMemoryLimit(next)
 	r.setLimit = next

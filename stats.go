@@ -22,12 +22,16 @@ type Stats struct {
 	// Threshold is the usage at which the next GC is forced (heap mode: the
 	// heap size the pacer was told to target), or PolicyTempDisabled.
 	Threshold uint64
-	// SoftLimit is the Go soft memory limit the watchdog set; 0 when it does
-	// not manage it.
+	// SoftLimit is the Go soft memory limit the watchdog set last; 0 when
+	// it does not manage it (heap mode, HeadroomSoftLimit false) or has not
+	// set one yet.
 	SoftLimit int64
-	// GOGC is the GOGC in force at the last measurement.
+	// GOGC is the GOGC in force at the last measurement, -1 when off: the
+	// value the watchdog set in heap mode, the program's otherwise.
 	GOGC int
-	// GCs counts the GC cycles completed since the watchdog started.
+	// GCs counts the GC cycles completed since the watchdog started. Post-GC
+	// notifees that need to know how many cycles ended since their last call
+	// (back-to-back cycles may share one call) compare it between calls.
 	GCs uint64
 	// ForcedGCs counts the GCs the watchdog forced.
 	ForcedGCs uint64
@@ -89,15 +93,17 @@ func Snapshot() Stats {
 // publish records a fresh measurement.
 func (r *run) publish(used uint64, st runtimeStats) {
 	now := Clock.Now()
+	gogc := st.GOGC
+	if r.gogcSet {
+		gogc = r.gogc // set after st was read
+	}
 	r.count(func(s *Stats) {
 		s.Limit = r.limit
 		s.Usage = used
+		s.Reclaimable = r.reclaimable
 		s.Threshold = r.threshold
 		s.SoftLimit = r.setLimit
-		s.GOGC = st.GOGC
-		if r.src == nil {
-			s.GOGC = r.gogc
-		}
+		s.GOGC = gogc
 		s.GCs = st.GCCycles - r.gcStart
 		s.LastSample = now
 	})

@@ -102,19 +102,27 @@ var (
 // HeapDriven starts a watchdog that keeps the Go heap under limit bytes. After
 // every GC it asks the policy for the heap size at which the next GC must run
 // and sets GOGC so the runtime's pacer schedules it there: never above the
-// GOGC in force at start and never below minGOGC, which avoids
-// back-to-back collections near the limit. A policy answer of
-// PolicyTempDisabled restores the original GOGC until the next GC. Stopping
-// restores the original GOGC.
+// program's GOGC and never below minGOGC, which avoids back-to-back
+// collections near the limit. While the policy answers PolicyTempDisabled,
+// the pacer aims at the limit itself, so the heap stays near its limit even
+// when the program runs with GOGC=off. Stopping restores the program's GOGC;
+// a GOGC the program sets while the watchdog runs becomes the new ceiling
+// and is what stop restores.
 //
-// A zero limit, minGOGC <= 0, a nil policyCtor or a policyCtor error is
-// returned as an error and nothing starts.
+// minGOGC 0 means the default floor, 25, with a warning (v1.3.0 accepted 0).
+// A zero limit, a negative minGOGC, a nil policyCtor, a policyCtor error or
+// panic, and a policy that panics at its first evaluation are returned as
+// errors, and nothing starts.
 func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, stopFn func()) {
 	if limit == 0 {
 		return fmt.Errorf("watchdog: heap limit is 0 bytes; it must be positive"), nil
 	}
-	if minGOGC <= 0 {
-		return fmt.Errorf("watchdog: minGOGC %d must be positive", minGOGC), nil
+	switch {
+	case minGOGC < 0:
+		return fmt.Errorf("watchdog: minGOGC %d is negative; it must be 0 (the default, %d) or more (a negative GOGC turns the GC off)", minGOGC, defaultMinGOGC), nil
+	case minGOGC == 0:
+		logNow(levelWarn, "minGOGC 0 leaves GOGC no floor; using the default floor, %d", defaultMinGOGC)
+		minGOGC = defaultMinGOGC
 	}
 	policy, err := buildPolicy(policyCtor, limit)
 	if err != nil {
@@ -124,6 +132,9 @@ func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, st
 	r.minGOGC = minGOGC
 	return r.start()
 }
+
+// defaultMinGOGC is HeapDriven's GOGC floor when minGOGC is 0.
+const defaultMinGOGC = 25
 
 // SystemDriven starts a watchdog that keeps the memory used by the whole
 // system under limit bytes; limit 0 means the total memory of the system.
@@ -135,7 +146,8 @@ func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, st
 // frequency <= 0, a nil policyCtor or a policyCtor error is returned as an
 // error and nothing starts.
 func SystemDriven(limit uint64, frequency time.Duration, policyCtor PolicyCtor) (err error, stopFn func()) {
-	if err := checkFrequency(frequency); err != nil {
+	frequency, err = checkFrequency(frequency)
+	if err != nil {
 		return err, nil
 	}
 	if policyCtor == nil {
@@ -156,26 +168,50 @@ func SystemDriven(limit uint64, frequency time.Duration, policyCtor PolicyCtor) 
 
 var errNilPolicy = errors.New("watchdog: policy constructor is nil")
 
-func checkFrequency(frequency time.Duration) error {
+// checkFrequency rejects the frequencies that made v1.3.0 spin and raises
+// the ones under minInterval, which it took literally, to minInterval.
+func checkFrequency(frequency time.Duration) (time.Duration, error) {
 	if frequency <= 0 {
-		return fmt.Errorf("watchdog: frequency %v must be positive", frequency)
+		return 0, fmt.Errorf("watchdog: frequency %v must be positive", frequency)
 	}
-	return nil
+	if frequency < minInterval {
+		logNow(levelWarn, "frequency %v is under the watchdog's fastest polling, %v; using %v", frequency, minInterval, minInterval)
+		return minInterval, nil
+	}
+	return frequency, nil
 }
 
-// buildPolicy runs ctor, wrapping its error with the limit it was given.
-func buildPolicy(ctor PolicyCtor, limit uint64) (Policy, error) {
+// buildPolicy runs ctor, wrapping its error with the limit it was given. A
+// panic in ctor is returned as an error.
+func buildPolicy(ctor PolicyCtor, limit uint64) (p Policy, err error) {
 	if ctor == nil {
 		return nil, errNilPolicy
 	}
-	p, err := ctor(limit)
+	defer func() {
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("watchdog: policy constructor panicked for the limit %s: %v", fmtSize(limit), v)
+		}
+	}()
+	p, err = ctor(limit)
 	if err != nil {
-		return nil, fmt.Errorf("watchdog: policy for limit %d bytes: %w", limit, err)
+		return nil, fmt.Errorf("watchdog: policy for the limit %s: %w", fmtSize(limit), err)
 	}
 	if p == nil {
-		return nil, fmt.Errorf("watchdog: policy constructor returned a nil policy for limit %d bytes", limit)
+		return nil, fmt.Errorf("watchdog: policy constructor returned a nil policy for the limit %s", fmtSize(limit))
 	}
 	return p, nil
+}
+
+// logStart logs the one line that says the watchdog runs, with its limit,
+// its policy (watermarks or factor, and thresholds) and the next threshold.
+func (r *run) logStart() {
+	if r.src == nil {
+		r.log(levelInfo, "heap watchdog started: heap limit %s; %v; next GC at %s; GOGC %d -> %d (floor %d)",
+			fmtSize(r.limit), policyDesc{r.policy}, fmtThreshold(r.threshold), r.origGOGC, r.gogc, r.minGOGC)
+		return
+	}
+	r.log(levelInfo, "%s watchdog started: limit %s from %s; %v; next GC at %s; polling every %v",
+		r.driver, fmtSize(r.limit), r.srcName, policyDesc{r.policy}, fmtThreshold(r.threshold), r.freq)
 }
 
 // startPolled starts a watchdog over src; dynamicLimit says whether the

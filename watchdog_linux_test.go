@@ -239,7 +239,8 @@ func TestCgroupDrivenRealLimitChange(t *testing.T) {
 	assert.Equal(t, uint64(96<<20), res.Now, "the new limit was picked up")
 	assert.Equal(t, uint64(48<<20), res.Threshold, "the policy was rebuilt for it")
 	assert.Equal(t, 2, res.CtorLimits)
-	assert.Contains(t, stderr.String(), "changed from 67108864 to 100663296 bytes; policy rebuilt")
+	assert.Contains(t, stderr.String(), "changed from 64.0 MiB (67108864 bytes) to 96.0 MiB (100663296 bytes)")
+	assert.Contains(t, stderr.String(), "policy rebuilt for the limit 96.0 MiB (100663296 bytes)")
 }
 
 // TestStartPrefersCgroupInALimitedGroup: with no heap limit, Start picks the

@@ -41,7 +41,8 @@ func TestPolledForcesGCAtThreshold(t *testing.T) {
 	assert.Equal(t, uint64(55*mib), s.Usage)
 	assert.True(t, s.Running)
 	assert.Equal(t, "cgroup", s.Driver)
-	assert.NotEmpty(t, h.log.find("INFO", "forcing GC", "62914560 bytes", "52428800 bytes"), "the log states usage and threshold in bytes")
+	assert.NotEmpty(t, h.log.find("WARN", "forcing GC", "60.0 MiB (62914560 bytes)", "50.0 MiB (52428800 bytes)"),
+		"the log states usage and threshold, at v1.3.0's level for a forced GC")
 }
 
 func TestPolledThresholdRecomputedAfterRuntimeGC(t *testing.T) {
@@ -111,13 +112,13 @@ func TestReadErrorsAreLoggedOnceAndCounted(t *testing.T) {
 	assert.True(t, Snapshot().Running)
 }
 
-func TestPanicsDisarmCleanly(t *testing.T) {
+func TestPanicsAreRecoveredAndWatchingGoesOn(t *testing.T) {
 	for name, arm := range map[string]func(h *harness) PolicyCtor{
 		"policy": func(h *harness) PolicyCtor {
 			calls := 0
 			return func(uint64) (Policy, error) {
 				return PolicyFunc(func(UtilizationType, uint64) uint64 {
-					if calls++; calls > 1 {
+					if calls++; calls == 2 {
 						panic("policy exploded")
 					}
 					return 50 * mib
@@ -139,24 +140,20 @@ func TestPanicsDisarmCleanly(t *testing.T) {
 			d := h.wait()
 			if name == "source" {
 				arm(h)
-				h.clock.Add(d) // the next sample reads the source
+				d = h.tick(d) // the next sample reads the source
+				assert.NotEmpty(t, h.log.find("WARN", "reading usage", "exploded"))
+				assert.Equal(t, uint64(1), Snapshot().ReadErrors)
+				h.src.set(func(f *fakeSource) { f.usagePanic = false })
 			} else {
-				h.gc <- struct{}{} // the next GC evaluates the policy
+				h.gcEnded() // the next GC evaluates the policy, which panics
+				assert.NotEmpty(t, h.log.find("ERROR", "policy panicked", "exploded"))
+				assert.NotEmpty(t, h.log.find("WARN", "keeping the threshold 50.0 MiB"))
+				assert.Equal(t, uint64(1), Snapshot().CallbackPanics)
 			}
-			h.stop() // returns once the loop has exited
-			assert.NotEmpty(t, h.log.find("ERROR", "disarmed", "exploded"))
-			assert.False(t, Snapshot().Running)
-			h.src.mu.Lock()
-			assert.Equal(t, 1, h.src.closed, "the source is closed")
-			h.src.mu.Unlock()
-			assert.Equal(t, int64(1<<63-1), h.softLimits()[len(h.softLimits())-1], "the soft limit is restored")
-
-			// A later start works.
-			h2src := newFakeSource(100*mib, 10*mib)
-			err, stop := startPolled("cgroup", UtilizationProcess, h2src, NewWatermarkPolicy(0.5), 100*mib, time.Second, false)
-			require.NoError(t, err)
-			h.wait()
-			stop()
+			assert.True(t, Snapshot().Running, "the watchdog keeps watching")
+			h.src.set(func(f *fakeSource) { f.usage = 60 * mib })
+			h.tick(d)
+			assert.Equal(t, 1, h.forced, "and still forces GC at the threshold")
 		})
 	}
 }
@@ -198,14 +195,18 @@ func TestStartArgumentErrors(t *testing.T) {
 		run  func() (error, func())
 		want string
 	}{
-		"system zero frequency":  {func() (error, func()) { return SystemDriven(0, 0, NewWatermarkPolicy(0.5)) }, "frequency 0s must be positive"},
-		"system negative":        {func() (error, func()) { return SystemDriven(0, -time.Second, NewWatermarkPolicy(0.5)) }, "frequency -1s"},
-		"system nil policy":      {func() (error, func()) { return SystemDriven(0, time.Second, nil) }, "policy constructor is nil"},
-		"system ctor error":      {func() (error, func()) { return SystemDriven(100, time.Second, bad) }, "boom"},
-		"cgroup zero frequency":  {func() (error, func()) { return CgroupDriven(0, NewWatermarkPolicy(0.5)) }, "frequency 0s"},
-		"cgroup nil policy":      {func() (error, func()) { return CgroupDriven(time.Second, nil) }, "policy constructor is nil"},
-		"heap zero limit":        {func() (error, func()) { return HeapDriven(0, 50, NewWatermarkPolicy(0.5)) }, "heap limit is 0 bytes"},
-		"heap bad minGOGC":       {func() (error, func()) { return HeapDriven(100, 0, NewWatermarkPolicy(0.5)) }, "minGOGC 0"},
+		"system zero frequency": {func() (error, func()) { return SystemDriven(0, 0, NewWatermarkPolicy(0.5)) }, "frequency 0s must be positive"},
+		"system negative":       {func() (error, func()) { return SystemDriven(0, -time.Second, NewWatermarkPolicy(0.5)) }, "frequency -1s"},
+		"system nil policy":     {func() (error, func()) { return SystemDriven(0, time.Second, nil) }, "policy constructor is nil"},
+		"system ctor error":     {func() (error, func()) { return SystemDriven(100, time.Second, bad) }, "boom"},
+		"cgroup zero frequency": {func() (error, func()) { return CgroupDriven(0, NewWatermarkPolicy(0.5)) }, "frequency 0s"},
+		"cgroup nil policy":     {func() (error, func()) { return CgroupDriven(time.Second, nil) }, "policy constructor is nil"},
+		"heap zero limit":       {func() (error, func()) { return HeapDriven(0, 50, NewWatermarkPolicy(0.5)) }, "heap limit is 0 bytes"},
+		"heap negative minGOGC": {func() (error, func()) { return HeapDriven(100, -1, NewWatermarkPolicy(0.5)) }, "minGOGC -1 is negative"},
+		"heap ctor panic":       {func() (error, func()) { return HeapDriven(100, 50, panicCtor) }, "policy constructor panicked"},
+		"system first eval panic": {func() (error, func()) {
+			return SystemDriven(100, time.Second, func(uint64) (Policy, error) { return panicPolicy{}, nil })
+		}, "the policy failed its first evaluation"},
 		"heap ctor error":        {func() (error, func()) { return HeapDriven(100, 50, bad) }, "boom"},
 		"heap bad watermark":     {func() (error, func()) { return HeapDriven(100, 50, NewWatermarkPolicy(1.5)) }, "1.5"},
 		"system policy nil ctor": {func() (error, func()) { return SystemDriven(100, time.Second, nilPolicy) }, "nil policy"},
@@ -224,6 +225,12 @@ func TestStartArgumentErrors(t *testing.T) {
 }
 
 func nilPolicy(uint64) (Policy, error) { return nil, nil }
+
+func panicCtor(uint64) (Policy, error) { panic("ctor exploded") }
+
+type panicPolicy struct{}
+
+func (panicPolicy) Evaluate(UtilizationType, uint64) uint64 { panic("policy exploded") }
 
 func TestPolicyMayCallSnapshot(t *testing.T) {
 	h := newHarness(t, 100*mib, 10*mib)

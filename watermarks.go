@@ -3,6 +3,8 @@ package watchdog
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 )
 
 // NewWatermarkPolicy returns a constructor for a policy that forces GC at fixed
@@ -11,28 +13,38 @@ import (
 // PolicyTempDisabled once usage has passed L×wn. End the list with a high
 // watermark (0.95 or more) so the policy stays armed close to the limit.
 //
-// The watermarks must be non-empty, strictly ascending, and each in (0, 1];
-// otherwise the constructor returns an error naming the offending value.
+// Each watermark must be in (0, 1]; otherwise the constructor returns an
+// error naming the offending value, as it does for an empty list. Watermarks
+// that are out of order or repeated, which v1.3.0 accepted, are sorted and
+// de-duplicated, with a warning saying so.
 func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
-	watermarks = append([]float64(nil), watermarks...) // the caller may reuse its slice
+	given := append([]float64(nil), watermarks...) // the caller may reuse its slice
+	sorted := slices.Clone(given)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	var warn sync.Once
 	return func(limit uint64) (Policy, error) {
 		if err := checkLimit(limit); err != nil {
 			return nil, err
 		}
-		if len(watermarks) == 0 {
+		if len(given) == 0 {
 			return nil, fmt.Errorf("watchdog: watermark policy needs at least one watermark")
 		}
-		thresholds := make([]uint64, len(watermarks))
-		for i, w := range watermarks {
+		for i, w := range given {
 			if math.IsNaN(w) || w <= 0 || w > 1 {
 				return nil, fmt.Errorf("watchdog: watermark %v (position %d) is outside (0, 1]", w, i)
 			}
-			if i > 0 && w <= watermarks[i-1] {
-				return nil, fmt.Errorf("watchdog: watermark %v (position %d) is not above the previous one, %v; watermarks must be strictly ascending", w, i, watermarks[i-1])
-			}
+		}
+		if !slices.Equal(given, sorted) {
+			warn.Do(func() {
+				logNow(levelWarn, "watermarks %v are not strictly ascending; using them sorted and without repeats: %v", given, sorted)
+			})
+		}
+		thresholds := make([]uint64, len(sorted))
+		for i, w := range sorted {
 			thresholds[i] = fraction(limit, w)
 		}
-		return &watermarkPolicy{watermarks: watermarks, thresholds: thresholds}, nil
+		return &watermarkPolicy{watermarks: sorted, thresholds: thresholds}, nil
 	}
 }
 
@@ -52,6 +64,10 @@ func (w *watermarkPolicy) Evaluate(_ UtilizationType, used uint64) uint64 {
 
 func (w *watermarkPolicy) String() string {
 	return fmt.Sprintf("watermarks %v", w.watermarks)
+}
+
+func (w *watermarkPolicy) describe() string {
+	return fmt.Sprintf("watermark policy: watermarks %v, thresholds %v bytes", w.watermarks, w.thresholds)
 }
 
 // fraction returns n×f for f in [0, 1], never above n: float64 rounding near

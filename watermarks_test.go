@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -94,9 +95,6 @@ func TestWatermarkPolicyInvalid(t *testing.T) {
 		{"NaN", []float64{math.NaN()}, []string{"NaN"}},
 		{"NaN after valid", []float64{0.2, math.NaN()}, []string{"NaN"}},
 		{"positive infinity", []float64{math.Inf(1)}, []string{"Inf"}},
-		{"non-ascending", []float64{0.5, 0.9, 0.7}, []string{"0.7", "0.9"}},
-		{"duplicate", []float64{0.5, 0.6, 0.6}, []string{"0.6"}},
-		{"descending pair", []float64{0.9, 0.1}, []string{"0.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +106,42 @@ func TestWatermarkPolicyInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// v1.3.0 accepted watermarks in any order and with repeats, and used them
+// as a set; they start the watchdog here too, sorted and de-duplicated, with
+// one warning per constructor.
+func TestWatermarkPolicyNormalisesOrderAndRepeats(t *testing.T) {
+	log := &recLogger{}
+	saved := Logger
+	Logger = log
+	t.Cleanup(func() { Logger = saved })
+	for _, tt := range []struct {
+		name  string
+		given []float64
+		want  []float64
+	}{
+		{"non-ascending", []float64{0.5, 0.9, 0.7}, []float64{0.5, 0.7, 0.9}},
+		{"duplicate", []float64{0.5, 0.6, 0.6}, []float64{0.5, 0.6}},
+		{"descending pair", []float64{0.9, 0.1}, []float64{0.1, 0.9}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			log.lines = nil
+			ctor := NewWatermarkPolicy(tt.given...)
+			for i := 0; i < 3; i++ {
+				p, err := ctor(1000)
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, p.(*watermarkPolicy).watermarks)
+			}
+			warns := log.find("WARN", fmt.Sprint(tt.given), fmt.Sprint(tt.want))
+			assert.Len(t, warns, 1, "one warning naming what changed, not one per limit: %v", log.lines)
+		})
+	}
+	p, err := NewWatermarkPolicy(0.9, 0.5, 0.9)(1000)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(500), p.Evaluate(UtilizationSystem, 100))
+	assert.Equal(t, uint64(900), p.Evaluate(UtilizationSystem, 500))
+	assert.Equal(t, PolicyTempDisabled, p.Evaluate(UtilizationSystem, 900))
 }
 
 func TestWatermarkPolicyZeroLimit(t *testing.T) {

@@ -1,0 +1,154 @@
+package watchdog
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// measure returns the usage the policy sees: raw usage less the clean file
+// cache, which the kernel reclaims before it kills anything. The cache
+// figure costs a stat file parse, so it is re-read only when exact is set,
+// when it is stale, or when raw usage is near the threshold.
+func (r *run) measure(exact bool) (uint64, error) {
+	raw, err := r.read(r.src.Usage)
+	if err != nil {
+		return 0, err
+	}
+	r.readOK()
+	now := Clock.Now()
+	near := r.threshold != PolicyTempDisabled && raw >= r.threshold-r.threshold/10
+	if exact || near || now.Sub(r.reclaimAt) >= reclaimRefresh {
+		rec, err := r.read(r.src.Reclaimable)
+		switch {
+		case err != nil:
+			if !r.reclaimErr {
+				r.log(levelWarn, "reading the reclaimable cache from %s: %v; counting it as used until it reads again", r.srcName, err)
+			}
+			r.reclaimErr, rec = true, 0
+		case r.reclaimErr:
+			r.log(levelInfo, "reading the reclaimable cache from %s works again", r.srcName)
+			r.reclaimErr = false
+		}
+		r.reclaimable, r.reclaimAt = rec, now
+	}
+	if r.reclaimable >= raw {
+		return 0, nil
+	}
+	return raw - r.reclaimable, nil
+}
+
+// read calls a source method, turning a panic into an error.
+func (r *run) read(f func() (uint64, error)) (v uint64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = 0, fmt.Errorf("%s panicked: %v", r.srcName, p)
+		}
+	}()
+	return f()
+}
+
+// evaluate asks the policy for the next threshold and re-arms the usage
+// event. A policy that panics or does not answer within callbackBudget
+// leaves the threshold as it was, with a warning once per streak; it
+// reports whether the policy answered.
+func (r *run) evaluate(used uint64) bool {
+	var next uint64
+	p, scope := r.policy, r.scope
+	if !r.exec.call("policy", func() { next = p.Evaluate(scope, used) }, r.closing) {
+		if !r.policyErr {
+			r.log(levelWarn, "the policy failed to evaluate %s usage %s (it panicked, or did not answer within %v); keeping the threshold %s",
+				r.scope, fmtSize(used), callbackBudget, fmtThreshold(r.threshold))
+		}
+		r.policyErr = true
+		return false
+	}
+	r.policyErr = false
+	if next != r.threshold {
+		r.log(levelDebug, "%s usage %s of limit %s: next GC at %s", r.scope, fmtSize(used), fmtSize(r.limit), fmtThreshold(next))
+	}
+	r.threshold = next
+	r.arm(next)
+	return true
+}
+
+// arm moves the kernel usage event to the threshold (0 removes it when the
+// policy is disabled). Arming costs syscalls, so only a change re-arms. A
+// failure leaves the watchdog polling only.
+func (r *run) arm(threshold uint64) {
+	if threshold == PolicyTempDisabled {
+		threshold = 0
+	}
+	if r.notifier == nil || threshold == r.armedAt {
+		return
+	}
+	if err := r.notifier.Arm(threshold); err != nil {
+		r.log(levelWarn, "arming a usage event at %s on %s: %v; polling only", fmtSize(threshold), r.srcName, err)
+		r.notifier = nil
+		return
+	}
+	r.armedAt = threshold
+}
+
+// trackRate keeps a growth rate estimate (bytes per second) that follows a
+// burst at once and halves per sample when growth stops, down to zero.
+func (r *run) trackRate(used uint64, now time.Time) {
+	if !r.lastAt.IsZero() {
+		if dt := now.Sub(r.lastAt).Seconds(); dt > 0 {
+			inst := (float64(used) - float64(r.lastUsage)) / dt
+			r.rate = max(inst, r.rate/2)
+			if r.rate < 1 { // under a byte per second: not growing
+				r.rate = 0
+			}
+		}
+	}
+	r.lastUsage, r.lastAt = used, now
+}
+
+// interval is how long to wait before the next sample: the user's frequency
+// (at most softLimitRefresh while the soft limit is managed), shortened as
+// usage nears the threshold or grows fast towards it. It is always within
+// [minInterval, max(frequency, minInterval)], whatever the state.
+func (r *run) interval() time.Duration {
+	d := max(r.freq, minInterval)
+	if r.softLimit {
+		d = min(d, softLimitRefresh)
+	}
+	if r.threshold == PolicyTempDisabled || r.threshold == 0 || r.stuckAt != 0 {
+		return d // nothing to approach; or backing off above the threshold
+	}
+	var gap float64
+	if r.lastUsage < r.threshold {
+		gap = float64(r.threshold - r.lastUsage)
+	}
+	secs := d.Seconds()
+	if band := float64(r.threshold / 10); gap < band {
+		secs = secs * gap / band
+	}
+	if r.rate > 0 && !math.IsInf(r.rate, 0) {
+		secs = min(secs, gap/r.rate/2) // half the time to cross, in float: no overflow
+	}
+	return max(minInterval, min(d, time.Duration(secs*float64(time.Second))))
+}
+
+func (r *run) readFailed(err error) {
+	if !r.sourceErr {
+		r.log(levelWarn, "reading usage from %s: %v; will retry at every sample", r.srcName, err)
+	}
+	r.sourceErr = true
+	r.count(func(s *Stats) { s.ReadErrors++ })
+}
+
+func (r *run) readOK() {
+	if r.sourceErr {
+		r.log(levelInfo, "reading usage from %s works again", r.srcName)
+		r.sourceErr = false
+	}
+}
+
+func fmtThreshold(t uint64) string {
+	if t == PolicyTempDisabled {
+		return "never (policy disabled until the next GC)"
+	}
+	return fmtSize(t)
+}
