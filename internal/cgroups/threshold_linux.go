@@ -18,7 +18,7 @@ type threshold struct {
 	bytes uint64
 	dir   string
 	efd   *os.File      // the eventfd, nonblocking so Close unblocks the pump
-	usage int           // the memory.usage_in_bytes fd named in the registration
+	usage int           // the memory.usage_in_bytes fd named in the registration (see close)
 	done  chan struct{} // closed when the pump has exited
 }
 
@@ -85,6 +85,9 @@ func (t *threshold) info() string {
 
 // close unregisters the threshold: closing the eventfd makes the kernel drop
 // the registration. It waits for the pump to exit, then closes the usage fd.
+// The kernel looks at the usage fd only while it parses the registration
+// (containerd closes it right away, and events still arrive); keeping it as
+// long as the eventfd costs one fd and ties both to the one registration.
 func (t *threshold) close() {
 	t.efd.Close()
 	<-t.done

@@ -89,16 +89,8 @@ func New(name string, limit uint64) (*Group, error) {
 	if limit == 0 { // no limit: the kernel's default for a new group
 		return g, nil
 	}
-	value := []byte(strconv.FormatUint(limit, 10))
-	files := []string{"memory.limit_in_bytes"} // first: memsw may not go below it
-	if _, err := os.Stat(filepath.Join(g.Dir, "memory.memsw.limit_in_bytes")); err == nil {
-		files = append(files, "memory.memsw.limit_in_bytes")
-	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(g.Dir, f), value, 0o644); err != nil {
-			err = fmt.Errorf("cgtest: setting %s to %d bytes: %w", f, limit, err)
-			return nil, errors.Join(err, os.Remove(g.Dir))
-		}
+	if err := g.SetLimit(limit); err != nil {
+		return nil, errors.Join(err, os.Remove(g.Dir))
 	}
 	return g, nil
 }
@@ -112,6 +104,48 @@ func (g *Group) Command(name string, args ...string) *exec.Cmd {
 	const script = `echo $$ > "$0" || exit 2; exec "$@"`
 	argv := append([]string{"-c", script, filepath.Join(g.Dir, "cgroup.procs"), name}, args...)
 	return exec.Command("/bin/sh", argv...)
+}
+
+// Add moves the process pid, which the caller started, into the group by
+// writing it to cgroup.procs. Its memory charged so far stays where it was.
+func (g *Group) Add(pid int) error {
+	file := filepath.Join(g.Dir, "cgroup.procs")
+	if err := os.WriteFile(file, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("cgtest: moving PID %d into %s: %w", pid, g.Dir, err)
+	}
+	return nil
+}
+
+// SetLimit changes the group's limit to limit bytes, on
+// memory.limit_in_bytes and, when the kernel accounts swap, on
+// memory.memsw.limit_in_bytes, in the order the kernel accepts (memory plus
+// swap may never be below memory). Lowering it below the group's usage makes
+// the kernel reclaim, and fails with EBUSY when it cannot.
+func (g *Group) SetLimit(limit uint64) error {
+	mem := filepath.Join(g.Dir, "memory.limit_in_bytes")
+	files := []string{mem}
+	if memsw := filepath.Join(g.Dir, "memory.memsw.limit_in_bytes"); fileExists(memsw) {
+		old, err := g.readBytes("memory.limit_in_bytes")
+		if err != nil {
+			return err
+		}
+		if limit > old {
+			files = []string{memsw, mem}
+		} else {
+			files = []string{mem, memsw}
+		}
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte(strconv.FormatUint(limit, 10)), 0o644); err != nil {
+			return fmt.Errorf("cgtest: setting %s to %d bytes: %w", f, limit, err)
+		}
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // OOMKills returns how many processes the kernel OOM killer killed in the

@@ -3,6 +3,7 @@ package cgtest
 import (
 	"bufio"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -84,4 +85,37 @@ func TestCommandFailsOutsideGroup(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 2, exit.ExitCode())
+}
+
+func TestAddAndSetLimit(t *testing.T) {
+	a, b := newGroup(t, 64*mib), newGroup(t, 32*mib)
+	cmd := a.Command("sh", "-c", "echo joined; read x; cat /proc/self/cgroup")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	out := bufio.NewReader(stdout)
+	line, err := out.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "joined\n", line)
+
+	require.NoError(t, b.Add(cmd.Process.Pid))
+	require.NoError(t, stdin.Close()) // read returns; cat shows the new group
+	rest, err := io.ReadAll(out)
+	require.NoError(t, err)
+	assert.Contains(t, string(rest), ":memory:", "%s", rest)
+	assert.Contains(t, string(rest), "/"+filepath.Base(b.Dir)+"\n")
+	assert.ErrorContains(t, b.Add(1<<30), "moving PID 1073741824 into "+b.Dir)
+
+	for _, limit := range []uint64{96 * mib, 16 * mib} { // up, then down
+		require.NoError(t, a.SetLimit(limit))
+		for _, f := range []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"} {
+			if v, err := a.readBytes(f); err == nil || !errors.Is(err, fs.ErrNotExist) {
+				require.NoError(t, err)
+				assert.Equal(t, limit, v, f)
+			}
+		}
+	}
 }
