@@ -13,78 +13,43 @@ import (
 // carries on without it. Real time: a mock Clock must not stretch it.
 var callbackBudget = time.Second
 
-// executor runs the program's code for one run: policies, notifees,
-// ForcedGCFunc and the Logger. It has a goroutine of its own, so a callback
-// that panics, blocks, or stops the watchdog cannot take the loop with it:
-// the loop waits for a callback at most callbackBudget, recovers its panics,
-// and goes on watching.
+// executor runs the program's code for one run, off the loop goroutine, so a
+// callback that panics, blocks or stops the watchdog cannot take the loop
+// with it. Three workers keep the kinds of callback apart, so one that
+// blocks holds up only its own kind:
+//
+//   - calls: policies, policy constructors, the pre-GC notifees and
+//     ForcedGCFunc; the loop waits for each at most callbackBudget;
+//   - notes: the post-GC notifications, which the loop does not wait for;
+//   - logs: the Logger, which the loop does not wait for either.
+//
+// Panics are recovered and reported; the loop goes on watching.
 type executor struct {
-	tasks chan *task
-	quit  chan struct{} // closed by shutdown
-	done  chan struct{} // closed when the goroutine has exited
-	gid   atomic.Uint64 // the goroutine's id, so stop knows a callback called it
+	calls, notes, logs *worker
 
 	// pending is the done channel of a call that outlived its budget; no
 	// other call is made until it closes. Owned by the loop goroutine.
 	pending chan struct{}
 
-	notifyQueued atomic.Bool // a post-GC notification waits in tasks
-	inline       bool        // tests: run every task at once on the caller
+	notifyQueued atomic.Bool // a post-GC notification waits to run
 	onPanic      func(what string, p any)
 	onDrop       func()
 }
 
-// task is one unit of the executor's work.
-type task struct {
-	fn       func()
-	done     chan struct{} // closed after fn; nil for posted tasks
-	logLine  bool          // still run while draining after shutdown
-	panicked bool          // fn panicked; read after done is closed
-	what     string
-}
-
 func newExecutor(onPanic func(string, any), onDrop func()) *executor {
-	e := &executor{
-		tasks:   make(chan *task, 256),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+	return &executor{
+		calls:   newWorker(16),
+		notes:   newWorker(4),
+		logs:    newWorker(256),
 		onPanic: onPanic,
 		onDrop:  onDrop,
 	}
-	go e.run()
-	return e
 }
 
-func (e *executor) run() {
-	defer close(e.done)
-	e.gid.Store(goroutineID())
-	for {
-		select {
-		case t := <-e.tasks:
-			e.exec(t)
-		case <-e.quit:
-			// Flush the log lines; the run is over, so no more callbacks.
-			for {
-				select {
-				case t := <-e.tasks:
-					if t.logLine {
-						e.exec(t)
-					} else if t.done != nil {
-						close(t.done)
-					}
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-func (e *executor) exec(t *task) {
-	t.panicked = e.safely(t.what, t.fn)
-	if t.done != nil {
-		close(t.done)
-	}
+// newInlineExecutor runs every task at once on the caller: for tests of
+// code that logs, outside a loop.
+func newInlineExecutor(onPanic func(string, any)) *executor {
+	return &executor{onPanic: onPanic, onDrop: func() {}}
 }
 
 // safely runs fn, recovering a panic and reporting it.
@@ -99,25 +64,22 @@ func (e *executor) safely(what string, fn func()) (panicked bool) {
 	return false
 }
 
-// call runs fn on the executor and waits for it, at most callbackBudget,
+// call runs fn on the calls worker and waits for it, at most callbackBudget,
 // and not past closing. It reports whether fn returned without panicking.
-// While an earlier call is still running past its budget, or when the
-// queue is full (a blocked Logger), it returns false at once.
+// While an earlier call is still running past its budget it returns false
+// at once.
 func (e *executor) call(what string, fn func(), closing <-chan struct{}) bool {
-	if e.inline {
+	if e.calls == nil {
 		return !e.safely(what, fn)
 	}
-	if e.pending != nil {
-		select {
-		case <-e.pending:
-			e.pending = nil
-		default:
-			return false
-		}
+	if e.busy() {
+		return false
 	}
-	t := &task{fn: fn, what: what, done: make(chan struct{})}
+	ok := false
+	t := &task{done: make(chan struct{})}
+	t.fn = func() { ok = !e.safely(what, fn) } // ok is read only after done
 	select {
-	case e.tasks <- t:
+	case e.calls.tasks <- t:
 	default:
 		return false
 	}
@@ -125,26 +87,12 @@ func (e *executor) call(what string, fn func(), closing <-chan struct{}) bool {
 	defer budget.Stop()
 	select {
 	case <-t.done:
-		return !t.panicked
+		return ok
 	case <-closing:
 		return false
 	case <-budget.C:
 		e.pending = t.done
 		return false
-	}
-}
-
-// flush waits until the tasks queued before it have run. For tests: it
-// blocks behind a stuck callback.
-func (e *executor) flush() {
-	if e.inline {
-		return
-	}
-	t := &task{fn: func() {}, what: "flush", done: make(chan struct{})}
-	select {
-	case e.tasks <- t:
-		<-t.done
-	case <-e.done:
 	}
 }
 
@@ -162,47 +110,140 @@ func (e *executor) busy() bool {
 	}
 }
 
-// post queues fn without waiting. A full queue drops it.
-func (e *executor) post(what string, fn func(), logLine bool) {
-	if e.inline {
-		e.safely(what, fn)
+// log queues a log line without waiting; a full queue (a Logger that fell
+// behind) drops it.
+func (e *executor) log(fn func()) {
+	if e.logs == nil {
+		e.safely("Logger", fn)
 		return
 	}
-	select {
-	case e.tasks <- &task{fn: fn, what: what, logLine: logLine}:
-	default:
+	if !e.logs.post(&task{fn: func() { e.safely("Logger", fn) }, keep: true}) {
 		e.onDrop()
 	}
 }
 
-// postNotify queues fn unless a notification already waits: cycles that end
-// before the notifees run are reported by one call.
+// postNotify queues the post-GC notification fn unless one already waits:
+// cycles that end before the notifees run share one call.
 func (e *executor) postNotify(fn func()) {
+	if e.notes == nil {
+		fn()
+		return
+	}
 	if !e.notifyQueued.CompareAndSwap(false, true) {
 		return
 	}
-	e.post("post-GC notifee", func() {
+	if !e.notes.post(&task{fn: func() { e.notifyQueued.Store(false); fn() }}) {
 		e.notifyQueued.Store(false)
-		fn()
-	}, false)
-}
-
-// shutdown stops the executor after it has flushed queued log lines, and
-// waits for it, at most callbackBudget: a callback may be blocked, or may be
-// the very one that called stop.
-func (e *executor) shutdown() {
-	close(e.quit)
-	t := time.NewTimer(callbackBudget)
-	defer t.Stop()
-	select {
-	case <-e.done:
-	case <-t.C:
 	}
 }
 
-// onExecutor reports whether the calling goroutine is the executor's.
+// shutdown stops the workers, the logs after flushing the lines queued,
+// and waits for them, at most callbackBudget in all: a callback may be
+// blocked, or may be the very one that called stop.
+func (e *executor) shutdown() {
+	if e.calls == nil {
+		return
+	}
+	deadline := time.NewTimer(callbackBudget)
+	defer deadline.Stop()
+	for _, w := range []*worker{e.calls, e.notes, e.logs} {
+		close(w.quit)
+	}
+	for _, w := range []*worker{e.calls, e.notes, e.logs} {
+		select {
+		case <-w.done:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
+// onExecutor reports whether the calling goroutine is one of the workers:
+// the caller is a callback of this run.
 func (e *executor) onExecutor() bool {
-	return e.gid.Load() == goroutineID()
+	if e.calls == nil {
+		return false
+	}
+	id := goroutineID()
+	return id == e.calls.gid.Load() || id == e.notes.gid.Load() || id == e.logs.gid.Load()
+}
+
+// flush waits until the tasks queued before it have run. For tests: it
+// blocks behind a stuck callback.
+func (e *executor) flush() {
+	if e.calls == nil {
+		return
+	}
+	for _, w := range []*worker{e.calls, e.notes, e.logs} {
+		t := &task{fn: func() {}, done: make(chan struct{})}
+		select {
+		case w.tasks <- t:
+			<-t.done
+		case <-w.done:
+		}
+	}
+}
+
+// worker is one goroutine that runs tasks in order.
+type worker struct {
+	tasks chan *task
+	quit  chan struct{} // closed by shutdown
+	done  chan struct{} // closed when the goroutine has exited
+	gid   atomic.Uint64 // the goroutine's id
+}
+
+// task is one unit of a worker's work.
+type task struct {
+	fn   func()
+	done chan struct{} // closed after fn; nil for posted tasks
+	keep bool          // still run when draining after shutdown (log lines)
+}
+
+func newWorker(queue int) *worker {
+	w := &worker{tasks: make(chan *task, queue), quit: make(chan struct{}), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *worker) run() {
+	defer close(w.done)
+	w.gid.Store(goroutineID())
+	for {
+		select {
+		case t := <-w.tasks:
+			w.exec(t)
+		case <-w.quit:
+			for { // the run is over: flush what must be, drop the rest
+				select {
+				case t := <-w.tasks:
+					if t.keep {
+						w.exec(t)
+					} else if t.done != nil {
+						close(t.done) // a waiter sees it did not run
+					}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (w *worker) exec(t *task) {
+	t.fn() // the executor wraps fn in safely
+	if t.done != nil {
+		close(t.done)
+	}
+}
+
+// post queues t without waiting; it reports false when the queue is full.
+func (w *worker) post(t *task) bool {
+	select {
+	case w.tasks <- t:
+		return true
+	default:
+		return false
+	}
 }
 
 // goroutineID returns the id of the calling goroutine, from the first line of

@@ -110,7 +110,7 @@ func TestNotifeesUnregisterOtherKindIsIndependent(t *testing.T) {
 
 // notifyNow runs notify on the calling goroutine, as the executor would.
 func notifyNow(list *[]notifee, extra func()) {
-	notify(list, "notifee", extra, &executor{onPanic: func(string, any) {}})
+	notify(list, "notifee", extra, newInlineExecutor(func(string, any) {}))
 }
 
 func TestNotifeesExtraRunsFirst(t *testing.T) {

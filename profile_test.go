@@ -68,7 +68,7 @@ func profileFiles(t *testing.T, dir string) []string {
 // once.
 func newProfiler() *profiler {
 	r := &run{driver: "test"}
-	r.exec = &executor{inline: true, onPanic: r.callbackPanicked, onDrop: func() {}}
+	r.exec = newInlineExecutor(r.callbackPanicked)
 	return r.newProfiler()
 }
 

@@ -213,7 +213,7 @@ func (r *run) callbackPanicked(what string, p any) {
 // loses lines, counted in Stats.LogsDropped.
 func (r *run) log(level logLevel, template string, args ...interface{}) {
 	f := r.fields()
-	r.exec.post("Logger", func() { emit(level, &f, template, args) }, true)
+	r.exec.log(func() { emit(level, &f, template, args) })
 }
 
 // fields reads the state for log lines from the published stats, so any
