@@ -179,7 +179,7 @@ func parseMountinfo(path string) ([]mount, error) {
 	defer f.Close()
 	var mounts []mount
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	sc.Buffer(nil, 1<<20) // lines up to 1 MiB; the buffer starts small and grows
 	for n := 1; sc.Scan(); n++ {
 		// Fields are separated by single spaces; the kernel escapes spaces,
 		// tabs, newlines and backslashes inside them as \ooo.

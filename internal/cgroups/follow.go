@@ -40,7 +40,7 @@ func (r *Reader) retry(err error) bool {
 		return false
 	}
 	now := r.now()
-	if !r.lastRetry.IsZero() && now.Sub(r.lastRetry) < retryEvery && now.Sub(r.lastRetry) >= 0 {
+	if since := now.Sub(r.lastRetry); !r.lastRetry.IsZero() && since >= 0 && since < retryEvery {
 		return false
 	}
 	r.lastRetry = now
