@@ -207,6 +207,7 @@ func mainErr() error {
 		return err
 	}
 	logf("wrote %s in %s", filepath.Join(outDir, "benchmarks.md"), rep.Took.Round(time.Second))
+	rep.logGoals()
 	return nil
 }
 

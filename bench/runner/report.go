@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +12,9 @@ import (
 
 const mib = 1 << 20
 
-// cell summarises the runs of one scenario × strategy.
+// cell summarises the runs of one scenario × strategy. Wall, CPU and the
+// GC figures are medians over the survivors' measured phases (see
+// phaseResult).
 type cell struct {
 	Strategy  strategy
 	Runs      []runResult
@@ -22,26 +22,49 @@ type cell struct {
 	Killed    int
 	Failed    int
 	PeakMiB   float64 // median over all runs
-	WallS     float64 // median over survivors
-	KilledAtS float64 // median wall of the OOM-killed runs
-	GCCPU     float64 // median over survivors
+	PeakLess  float64 // median PeakLessCache in MiB over all runs (file-cached scenarios)
+	WallS     float64
+	CPUS      float64
+	GCms      float64 // GC CPU in ms per GiB allocated
 	GCs       float64
 	Forced    float64
+	KilledAtS float64 // median wall of the OOM-killed runs
 	Failures  []string
+}
+
+// runFigure is one per-run figure of a survived run.
+type runFigure func(*phaseResult) float64
+
+var (
+	figWall  runFigure = func(p *phaseResult) float64 { return p.WallSeconds }
+	figCPU   runFigure = func(p *phaseResult) float64 { return p.CPUSeconds }
+	figGCms  runFigure = gcMsPerGiB
+	figGCs   runFigure = func(p *phaseResult) float64 { return float64(p.GCs) }
+	figForce runFigure = func(p *phaseResult) float64 { return float64(p.ForcedGCs) }
+)
+
+// survivorValues returns f of every survived run that printed its phase.
+func survivorValues(runs []runResult, f runFigure) []float64 {
+	var v []float64
+	for _, r := range runs {
+		if ph := r.phase(); r.Outcome == survived && ph != nil {
+			if x := f(ph); x == x {
+				v = append(v, x)
+			}
+		}
+	}
+	return v
 }
 
 func summarise(st strategy, runs []runResult) cell {
 	c := cell{Strategy: st, Runs: runs}
-	var peak, wall, killedAt, gccpu, gcs, forced []float64
+	var peak, peakLess, killedAt []float64
 	for _, r := range runs {
 		peak = append(peak, float64(r.Peak)/mib)
+		peakLess = append(peakLess, float64(r.PeakLessCache)/mib)
 		switch r.Outcome {
 		case survived:
 			c.Survived++
-			wall = append(wall, r.Wall.Seconds())
-			gccpu = append(gccpu, r.Res.GCCPUFraction)
-			gcs = append(gcs, float64(r.Res.GCs))
-			forced = append(forced, float64(r.Res.ForcedGCs))
 		case oomKilled:
 			c.Killed++
 			killedAt = append(killedAt, r.Wall.Seconds())
@@ -50,8 +73,10 @@ func summarise(st strategy, runs []runResult) cell {
 			c.Failures = append(c.Failures, fmt.Sprintf("run %d: %s", r.Run, r.Detail))
 		}
 	}
-	c.PeakMiB, c.WallS, c.KilledAtS = median(peak), median(wall), median(killedAt)
-	c.GCCPU, c.GCs, c.Forced = median(gccpu), median(gcs), median(forced)
+	c.PeakMiB, c.PeakLess, c.KilledAtS = median(peak), median(peakLess), median(killedAt)
+	c.WallS, c.CPUS = median(survivorValues(runs, figWall)), median(survivorValues(runs, figCPU))
+	c.GCms = median(survivorValues(runs, figGCms))
+	c.GCs, c.Forced = median(survivorValues(runs, figGCs)), median(survivorValues(runs, figForce))
 	return c
 }
 
@@ -156,31 +181,37 @@ func (r *report) writeSurvival(p func(string, ...any)) {
 	p("## Survival\n\n")
 	p("Each run starts the workload (`bench/workload`) in a fresh cgroup v1 memory group capped at %d MiB (no swap), ", capMiB)
 	p("samples the group's `memory.usage_in_bytes` every %s, and records whether the workload survived or was OOM-killed (`oom_kill` in `memory.oom_control`, SIGKILL), ", r.Interval)
-	p("the peak usage (`memory.max_usage_in_bytes`), the wall time, and the GC counters the workload prints at exit (runtime/metrics: `/gc/cycles/total`, `/gc/cycles/forced`, and the GC CPU fraction: `/cpu/classes/gc/total` minus `/cpu/classes/gc/mark/idle` over `/cpu/classes/total`, as `MemStats.GCCPUFraction` computes it). ")
-	p("Every cell has %d run(s) of a fixed amount of work (the churn paced for %s); cells run one at a time, strategies interleaved run by run.\n\n", r.Runs, r.Duration)
+	p("and the peak usage (`memory.max_usage_in_bytes`). In the scenarios with page cache (pagecache, activecache) it also reads the group's `memory.stat` with every sample, and reports the peak *less clean file cache*: the highest sampled usage less active and inactive file pages that are neither dirty nor under writeback, which the kernel drops before it OOM-kills anything. ")
+	p("The workload times its measured phase, the churn, and prints at exit that phase's wall time, CPU time (user + system of the whole process, `getrusage`, the watchdog's own work included), GC cycles and forced GC cycles (runtime/metrics `/gc/cycles/total`, `/gc/cycles/forced`) and GC CPU time (`/cpu/classes/gc/total` minus `/cpu/classes/gc/mark/idle`, as `MemStats.GCCPUFraction` counts it); the tables show these for that phase only. ")
+	p("Every cell has %d run(s) of a fixed amount of work: in the paced scenarios the churn is paced for %s, so their wall time is that unless the program falls behind its pace; activecache allocates a fixed amount unpaced, so its wall time is how long the work took. Cells run one at a time, strategies interleaved run by run.\n\n", r.Runs, r.Duration)
+	p("GC CPU is shown in milliseconds per GiB the phase allocated, not as a fraction of the available CPU (GOMAXPROCS × wall) as before: in a paced run that fraction is mostly idle time and in an unpaced one it moves with the wall time, while the same work gets the same denominator here. Both are in `runs.csv`.\n\n")
 	p("Strategies:\n\n")
 	for _, s := range r.Strategies {
 		p("- **%s**: %s.\n", s.Name, s.Doc)
 	}
-	p("\nPeak is the median over all runs; wall, GC CPU and GC counts are medians over the runs that survived (an OOM-killed run prints nothing); \"killed after\" is the median time to the OOM kill.\n\n")
+	p("\nPeaks are medians over all runs; wall, CPU, GC CPU and GC counts are medians over the runs that survived (an OOM-killed run prints nothing); \"killed after\" is the median time from the start of the process to the OOM kill.\n\n")
+	r.writeGoals(p)
 	for _, sc := range r.Scenarios {
 		cells := r.Cells[sc.Name]
 		if len(cells) == 0 {
 			continue
 		}
 		p("### %s\n\n%s\n\n", sc.Name, sc.Doc)
-		p("| strategy | survived | median peak (MiB) | median wall (s) | median GC CPU | median GCs | median forced GCs | killed after (s) |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		less, lessSep := "", ""
+		if sc.fileCached() {
+			less, lessSep = " median peak less clean cache (MiB) |", "---:|"
+		}
+		p("| strategy | survived | median peak (MiB) |%s median wall (s) | median CPU (s) | median GC CPU (ms/GiB) | median GCs | median forced GCs | killed after (s) |\n", less)
+		p("|---|---:|---:|%s---:|---:|---:|---:|---:|---:|\n", lessSep)
 		for _, c := range cells {
 			surv := fmt.Sprintf("%d/%d", c.Survived, len(c.Runs))
 			if c.Survived < len(c.Runs) {
 				surv = "**" + surv + "**"
 			}
-			gccpu := "—"
-			if c.GCCPU == c.GCCPU {
-				gccpu = fmtF(c.GCCPU*100, 2) + " %"
+			if sc.fileCached() {
+				less = " " + fmtF(c.PeakLess, 1) + " |"
 			}
-			p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Strategy.Name, surv, fmtF(c.PeakMiB, 1), fmtF(c.WallS, 2), gccpu, fmtF(c.GCs, 0), fmtF(c.Forced, 0), fmtF(c.KilledAtS, 2))
+			p("| %s | %s | %s |%s %s | %s | %s | %s | %s | %s |\n", c.Strategy.Name, surv, fmtF(c.PeakMiB, 1), less, fmtF(c.WallS, 2), fmtF(c.CPUS, 2), fmtF(c.GCms, 1), fmtF(c.GCs, 0), fmtF(c.Forced, 0), fmtF(c.KilledAtS, 2))
 		}
 		for _, c := range cells {
 			for _, f := range c.Failures {
@@ -192,56 +223,6 @@ func (r *report) writeSurvival(p func(string, ...any)) {
 		}
 		p("\n")
 	}
-}
-
-// writeCSVs writes sampling.csv when there are sampling results, and
-// runs.csv and usage.csv when the survival benchmarks ran.
-func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLine) error {
-	runs := [][]string{{"scenario", "strategy", "run", "outcome", "detail", "oom_kills", "peak_bytes", "wall_s", "gc_cpu_fraction", "gc_cpu_s", "gc_idle_s", "gcs", "forced_gcs", "churned_mib", "read_mib"}}
-	usage := [][]string{{"scenario", "strategy", "run", "t_s", "usage_bytes"}}
-	for _, r := range all {
-		row := []string{r.Scenario, r.Strategy, strconv.Itoa(r.Run), r.Outcome, r.Detail, strconv.FormatUint(r.OOMKills, 10), strconv.FormatUint(r.Peak, 10), fmtF(r.Wall.Seconds(), 3)}
-		if r.Res != nil {
-			row = append(row, strconv.FormatFloat(r.Res.GCCPUFraction, 'g', 6, 64), strconv.FormatFloat(r.Res.GCCPUSeconds, 'g', 6, 64), strconv.FormatFloat(r.Res.GCIdleSeconds, 'g', 6, 64),
-				strconv.FormatUint(r.Res.GCs, 10), strconv.FormatUint(r.Res.ForcedGCs, 10), strconv.FormatUint(r.Res.ChurnedMiB, 10), strconv.FormatUint(r.Res.ReadMiB, 10))
-		} else {
-			row = append(row, "", "", "", "", "", "", "")
-		}
-		runs = append(runs, row)
-		for _, s := range r.Samples {
-			usage = append(usage, []string{r.Scenario, r.Strategy, strconv.Itoa(r.Run), fmtF(s.At.Seconds(), 3), strconv.FormatUint(s.Bytes, 10)})
-		}
-	}
-	files := map[string][][]string{}
-	if survivalRan {
-		files["runs.csv"], files["usage.csv"] = runs, usage
-	}
-	if len(sampling) > 0 {
-		rows := [][]string{{"benchmark", "library", "n", "ns_per_op", "bytes_per_op", "allocs_per_op"}}
-		for _, b := range sampling {
-			rows = append(rows, []string{b.Name, b.Subject, strconv.FormatInt(b.N, 10), strconv.FormatFloat(b.NsPerOp, 'g', -1, 64), strconv.FormatFloat(b.BPerOp, 'g', -1, 64), strconv.FormatFloat(b.Allocs, 'g', -1, 64)})
-		}
-		files["sampling.csv"] = rows
-	}
-	for name, rows := range files {
-		if err := writeCSV(filepath.Join(dir, name), rows); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeCSV writes rows to path as CSV.
-func writeCSV(path string, rows [][]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := csv.NewWriter(f).WriteAll(rows); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // machineInfo describes the host for the report.

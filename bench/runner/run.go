@@ -28,10 +28,34 @@ type workloadResult struct {
 	GCIdleSeconds float64 `json:"gc_idle_s"`
 	ChurnedMiB    uint64  `json:"churned_mib"`
 	ReadMiB       uint64  `json:"read_mib"`
+	// The measured phase (the churn) alone; see the workload's phaseStats.
+	Phase            *phaseResult `json:"phase"`
+	CacheActiveMiB   *float64     `json:"cache_active_mib"`
+	CacheInactiveMiB *float64     `json:"cache_inactive_mib"`
 	// The latency scenario's results.
 	Threshold uint64            `json:"threshold"`
 	Trials    []latencyTrial    `json:"trials"`
 	Watchdog  map[string]uint64 `json:"watchdog"` // this build's Snapshot counters
+}
+
+// phaseResult is the workload's figures for its measured phase.
+type phaseResult struct {
+	WallSeconds   float64 `json:"wall_s"`
+	CPUSeconds    float64 `json:"cpu_s"` // user+system, whole process, during the phase
+	GCs           uint64  `json:"gcs"`
+	ForcedGCs     uint64  `json:"forced_gcs"`
+	GCCPUSeconds  float64 `json:"gc_cpu_s"` // without idle mark workers
+	GCIdleSeconds float64 `json:"gc_idle_s"`
+	AllocMiB      float64 `json:"alloc_mib"`
+}
+
+// gcMsPerGiB is the phase's GC CPU (idle mark workers left out) in
+// milliseconds per GiB it allocated; NaN if it allocated nothing.
+func gcMsPerGiB(p *phaseResult) float64 {
+	if p.AllocMiB <= 0 {
+		return nan
+	}
+	return p.GCCPUSeconds * 1000 / (p.AllocMiB / 1024)
 }
 
 // outcome of a run.
@@ -45,6 +69,7 @@ const (
 type sample struct {
 	At    time.Duration
 	Bytes uint64
+	Clean uint64 // clean file cache (cleanFileCache), sampled in file-cached scenarios only
 }
 
 // runResult is one row of runs.csv.
@@ -59,12 +84,25 @@ type runResult struct {
 	Wall     time.Duration // start to exit, measured by the runner
 	Res      *workloadResult
 	Samples  []sample
+	// PeakLessCache is the highest sampled usage less the clean file cache
+	// read right after it (file-cached scenarios only): the peak of what the
+	// kernel could not have dropped, at the sampling interval's resolution.
+	PeakLessCache uint64
+	CacheSampled  bool // the samples have Clean and PeakLessCache is set
+}
+
+// phase returns the run's measured phase, or nil if it printed no result.
+func (r runResult) phase() *phaseResult {
+	if r.Res == nil {
+		return nil
+	}
+	return r.Res.Phase
 }
 
 // runOnce runs the workload once in a fresh cgroup capped at capBytes,
 // sampling its usage every interval, and always removes the cgroup.
 func runOnce(ctx context.Context, sc scenario, st strategy, run int, bin string, args []string, capBytes uint64, interval, timeout time.Duration, logDir string) (res runResult, err error) {
-	res = runResult{Scenario: sc.Name, Strategy: st.Name, Run: run}
+	res = runResult{Scenario: sc.Name, Strategy: st.Name, Run: run, CacheSampled: sc.fileCached()}
 	g, err := cgtest.New("wdbench", capBytes)
 	if err != nil {
 		return res, err
@@ -109,9 +147,22 @@ loop:
 		case werr = <-waitErr:
 			break loop
 		case <-tick.C:
-			if u, err := g.Usage(); err == nil {
-				res.Samples = append(res.Samples, sample{At: time.Since(start), Bytes: u})
+			u, err := g.Usage()
+			if err != nil {
+				continue
 			}
+			s := sample{At: time.Since(start), Bytes: u}
+			if sc.fileCached() {
+				// A sample without its clean cache would count the cache
+				// as usage; skip it.
+				if s.Clean, err = cleanFileCache(g.Dir); err != nil {
+					continue
+				}
+				if u > s.Clean && u-s.Clean > res.PeakLessCache {
+					res.PeakLessCache = u - s.Clean
+				}
+			}
+			res.Samples = append(res.Samples, s)
 		case <-deadline.C:
 			// Only the process we started, by its PID.
 			timedOut = true

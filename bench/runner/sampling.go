@@ -29,10 +29,10 @@ type benchLine struct {
 // reported, without a description.
 var sampleDocs = map[string]struct{ subject, what, target string }{
 	"ThisCgroupV1/Usage":       {"this", "cgroup v1 usage (`memory.usage_in_bytes`), host cgroup", "cgroup"},
-	"ThisCgroupV1/Reclaimable": {"this", "cgroup v1 `total_inactive_file` from `memory.stat`, host cgroup", ""},
+	"ThisCgroupV1/Reclaimable": {"this", "cgroup v1 reclaimable file cache from `memory.stat`, host cgroup", ""},
 	"ThisCgroupV1/Limit":       {"this", "cgroup v1 effective limit (walks the hierarchy)", ""},
 	"ThisCgroupV2/Usage":       {"this", "cgroup v2 usage (`memory.current`), fixture tree", "cgroup"},
-	"ThisCgroupV2/Reclaimable": {"this", "cgroup v2 `inactive_file` from `memory.stat`, fixture tree", ""},
+	"ThisCgroupV2/Reclaimable": {"this", "cgroup v2 reclaimable file cache from `memory.stat`, fixture tree", ""},
 	"ThisCgroupV2/Limit":       {"this", "cgroup v2 effective limit (walks the hierarchy), fixture tree", ""},
 	"ThisSystem/Usage":         {"this", "system usage (`internal/source.NewSystem`)", "system"},
 	"ThisSystem/Reclaimable":   {"this", "system reclaimable", ""},

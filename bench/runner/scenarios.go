@@ -17,7 +17,17 @@ type scenario struct {
 	Doc      string
 	Args     []string
 	PageFile bool // reads the shared page cache file (-file)
+	// CacheFile: the workload writes and reads its own file (-cache-file, a
+	// fresh path in the runner's temp dir per run, which must be on disk).
+	CacheFile bool
+	// Unpaced: the workload allocates a fixed amount as fast as it can, so
+	// its wall time is the figure of merit (not the pace's length).
+	Unpaced bool
 }
+
+// fileCached reports whether the group's page cache is part of the
+// scenario, so its usage peak is mostly cache the kernel can drop.
+func (s scenario) fileCached() bool { return s.PageFile || s.CacheFile }
 
 var scenarios = []scenario{
 	{
@@ -48,6 +58,15 @@ var scenarios = []scenario{
 			"Nobody should die; forced GCs here are wasted work, since GC cannot free page cache.",
 		Args:     []string{"-live", "24", "-churn", "8"},
 		PageFile: true,
+	},
+	{
+		Name: "activecache",
+		Doc: "A database-like program: inside the cgroup it writes a 190 MiB file (synced, on disk) and reads it twice, so its clean pages sit on the cgroup's *active* file list; " +
+			"then it holds a 40 MiB live heap and allocates 8 GiB of short-lived garbage in 64 KiB pieces as fast as it can (unpaced). " +
+			"Wall time here is that allocation phase alone, timed by the workload. The file cache is clean and the kernel drops it before any OOM kill: nobody should die, and a watchdog should not slow the program down.",
+		Args:      []string{"-live", "40", "-cache-mib", "190", "-cache-reads", "2", "-unpaced-mib", "8192", "-piece-kib", "64"},
+		CacheFile: true,
+		Unpaced:   true,
 	},
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,14 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 	if pageFile != "" {
 		defer evict(pageFile) // leave no cache behind
 	}
+	for _, sc := range scens {
+		if sc.CacheFile {
+			if err := diskBacked(tmp); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 
 	const settle = 250 * time.Millisecond
 	capBytes := uint64(capMiB * mib)
@@ -84,19 +93,40 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 						return nil, fmt.Errorf("evicting %s from the page cache: %w", pageFile, err)
 					}
 				}
+				cacheFile := ""
+				if sc.CacheFile {
+					// The workload creates and removes it; this removes it
+					// too in case the workload was killed.
+					cacheFile = filepath.Join(tmp, fmt.Sprintf("%s-%s-%d.dat", sc.Name, st.Name, run))
+					args = append(args, "-cache-file", cacheFile)
+				}
 				// Let the kernel finish tearing down the previous group
 				// (it frees its pages asynchronously) before the next starts.
 				time.Sleep(settle)
 				res, err := runOnce(ctx, sc, st, run, bins[st.Build], args, capBytes, interval, timeout, logDir)
 				done++
+				if cacheFile != "" {
+					if rerr := os.Remove(cacheFile); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+						err = rerr
+					}
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%s %s run %d: %w", sc.Name, st.Name, run, err)
 				}
-				line := fmt.Sprintf("[%d/%d] %-15s %-12s run %d: %-10s peak %5.1f MiB, %5.2f s", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib, res.Wall.Seconds())
-				if res.Res != nil {
-					line += fmt.Sprintf(", GC CPU %.2f %%, %d GCs (%d forced)", res.Res.GCCPUFraction*100, res.Res.GCs, res.Res.ForcedGCs)
-				} else if res.Outcome == failed {
-					line += ": " + res.Detail
+				line := fmt.Sprintf("[%d/%d] %-15s %-12s run %d: %-10s peak %5.1f MiB", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib)
+				if sc.fileCached() {
+					line += fmt.Sprintf(" (%5.1f less clean cache)", float64(res.PeakLessCache)/mib)
+				}
+				if ph := res.phase(); ph != nil {
+					line += fmt.Sprintf(", wall %5.2f s, CPU %5.2f s, GC CPU %6.1f ms/GiB, %d GCs (%d forced)", ph.WallSeconds, ph.CPUSeconds, gcMsPerGiB(ph), ph.GCs, ph.ForcedGCs)
+					if c := res.Res; c.CacheActiveMiB != nil && c.CacheInactiveMiB != nil {
+						line += fmt.Sprintf("; file cache at start: %.0f MiB active, %.0f inactive", *c.CacheActiveMiB, *c.CacheInactiveMiB)
+					}
+				} else {
+					line += fmt.Sprintf(" after %5.2f s", res.Wall.Seconds())
+					if res.Outcome == failed {
+						line += ": " + res.Detail
+					}
 				}
 				logf("%s", line)
 				byStrat[st.Name] = append(byStrat[st.Name], res)

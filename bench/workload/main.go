@@ -8,10 +8,12 @@
 // use API only this repository has are registered in strategies_this.go,
 // which the v1.3.0 build leaves out.
 //
-// It runs a fixed amount of work (garbage churn at a paced rate for
-// -duration), shaped by -scenario, and prints one JSON line on stdout at exit
-// with the GC statistics. If the kernel OOM-kills it, it prints nothing; the
-// runner notices the SIGKILL.
+// It runs a fixed amount of work, shaped by -scenario: garbage churn at a
+// paced rate for -duration, or (activecache) a fixed amount of garbage
+// allocated as fast as it can. It prints one JSON line on stdout at exit with
+// the GC statistics, of the whole process and of the measured phase (the
+// churn). If the kernel OOM-kills it, it prints nothing; the runner notices
+// the SIGKILL.
 package main
 
 import (
@@ -22,7 +24,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,7 +66,7 @@ var strategies = map[string]strategy{
 
 var (
 	strategyName   = flag.String("strategy", "none", "how to keep under the cap: "+strings.Join(strategyNames(), "|"))
-	scenario       = flag.String("scenario", "heaponly", "offheap|offheap-growing|spike|heaponly|pagecache|latency")
+	scenario       = flag.String("scenario", "heaponly", "offheap|offheap-growing|spike|heaponly|pagecache|activecache|latency")
 	duration       = flag.Duration("duration", 6*time.Second, "nominal run time: the churn allocates -churn MiB/s for this long (the run takes longer if GC slows it)")
 	capFlag        = flag.Uint64("cap", 0, "memory cap in bytes (0: read this process's cgroup limit)")
 	liveMiB        = flag.Int("live", 40, "live heap in MiB, kept for the whole run (a tenth of it is replaced per second)")
@@ -77,6 +78,11 @@ var (
 	spikeHold      = flag.Duration("spike-hold", time.Second, "how long a spike is held")
 	file           = flag.String("file", "", "file to read over and over (pagecache)")
 	gomemlimitFrac = flag.Float64("gomemlimit-frac", 0.9, "memory limit as a fraction of the cap (gomemlimit)")
+	cacheFile      = flag.String("cache-file", "", "file to create on a disk-backed file system, sync, read -cache-reads times and remove at exit (activecache)")
+	cacheMiB       = flag.Int("cache-mib", 190, "size of -cache-file in MiB")
+	cacheReads     = flag.Int("cache-reads", 2, "times -cache-file is read after it is written (two put its pages on the active file list)")
+	unpacedMiB     = flag.Int("unpaced-mib", 0, "instead of the paced churn, allocate this many MiB of garbage as fast as possible (activecache)")
+	pieceKiB       = flag.Int("piece-kib", 64, "size of each -unpaced-mib allocation in KiB")
 )
 
 // result is the JSON line printed at exit.
@@ -92,6 +98,13 @@ type result struct {
 	GCIdleSeconds float64 `json:"gc_idle_s"`       // idle mark workers: GC work on otherwise idle Ps, left out above
 	ChurnedMiB    uint64  `json:"churned_mib"`
 	ReadMiB       uint64  `json:"read_mib,omitempty"`
+	// Phase is the measured phase alone: the churn, paced or not. The
+	// fields above cover the whole process.
+	Phase phaseStats `json:"phase"`
+	// The cgroup's active and inactive file pages in MiB at the start of the
+	// phase, when $WDBENCH_CGROUP is set (activecache).
+	CacheActiveMiB   *float64 `json:"cache_active_mib,omitempty"`
+	CacheInactiveMiB *float64 `json:"cache_inactive_mib,omitempty"`
 	// The watchdog's Snapshot counters (this build's watchdog strategies).
 	Watchdog map[string]uint64 `json:"watchdog,omitempty"`
 }
@@ -137,10 +150,17 @@ func run() error {
 		if *file == "" {
 			return errors.New("-scenario pagecache needs -file")
 		}
+	case "activecache":
+		if *cacheFile == "" || *unpacedMiB <= 0 {
+			return errors.New("-scenario activecache needs -cache-file and -unpaced-mib")
+		}
 	case "latency":
 		return runLatency(setup, capBytes)
 	default:
 		return fmt.Errorf("unknown -scenario %q", *scenario)
+	}
+	if *cacheMiB < 1 || *cacheReads < 0 || *unpacedMiB < 0 || *pieceKiB < 1 {
+		return fmt.Errorf("-cache-mib %d, -cache-reads %d, -unpaced-mib %d, -piece-kib %d: sizes must be at least 1 and counts at least 0", *cacheMiB, *cacheReads, *unpacedMiB, *pieceKiB)
 	}
 
 	stop, err := setup(capBytes)
@@ -164,7 +184,21 @@ func run() error {
 		regions = append(regions, r)
 	}
 
+	if *cacheFile != "" {
+		defer os.Remove(*cacheFile)
+		if err := buildCache(*cacheFile, *cacheMiB*mib, *cacheReads); err != nil {
+			return err
+		}
+	}
+
 	live := newLiveSet(*liveMiB * mib)
+	var cacheActive, cacheInactive *float64
+	if a, i, ok, err := fileCache(); err != nil {
+		return err
+	} else if ok {
+		af, inf := float64(a)/mib, float64(i)/mib
+		cacheActive, cacheInactive = &af, &inf
+	}
 
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -213,7 +247,14 @@ func run() error {
 		}()
 	}
 
-	churned := churn(live, uint64(*churnMiB)*mib, *duration)
+	phase := startPhase()
+	var churned uint64
+	if *unpacedMiB > 0 {
+		churned = allocUnpaced(uint64(*unpacedMiB)*mib, *pieceKiB<<10)
+	} else {
+		churned = churn(live, uint64(*churnMiB)*mib, *duration)
+	}
+	phaseStats := phase.end(churned)
 	close(done)
 	wg.Wait()
 	runtime.KeepAlive(live)
@@ -228,35 +269,16 @@ func run() error {
 		WallSeconds: time.Since(start).Seconds(),
 		ChurnedMiB:  churned / mib,
 		ReadMiB:     readBytes.Load() / mib,
+		Phase:       phaseStats,
+
+		CacheActiveMiB:   cacheActive,
+		CacheInactiveMiB: cacheInactive,
 	}
 	res.GCs, res.ForcedGCs, res.GCCPUSeconds, res.GCIdleSeconds, res.GCCPUFraction = gcStats()
 	if watchdogCounters != nil && strings.HasPrefix(*strategyName, "watchdog") {
 		res.Watchdog = watchdogCounters()
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
-}
-
-// gcStats reads the GC counters from runtime/metrics. The GC CPU fraction
-// leaves out the idle mark workers, which only use CPU time nothing else
-// wanted (MemStats.GCCPUFraction does the same); counting them would make a
-// mostly idle run look GC-bound.
-func gcStats() (gcs, forced uint64, gcCPU, gcIdle, gcFrac float64) {
-	s := []metrics.Sample{
-		{Name: "/gc/cycles/total:gc-cycles"},
-		{Name: "/gc/cycles/forced:gc-cycles"},
-		{Name: "/cpu/classes/gc/total:cpu-seconds"},
-		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
-		{Name: "/cpu/classes/total:cpu-seconds"},
-	}
-	metrics.Read(s)
-	gcs = s[0].Value.Uint64()
-	forced = s[1].Value.Uint64()
-	gcIdle = s[3].Value.Float64()
-	gcCPU = s[2].Value.Float64() - gcIdle
-	if total := s[4].Value.Float64(); total > 0 {
-		gcFrac = gcCPU / total
-	}
-	return
 }
 
 // cgroupLimit reads the memory limit of this process's cgroup (v2 or v1).
