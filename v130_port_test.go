@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,19 +28,42 @@ const v130Limit uint64 = 64 << 20
 const v130Freq = 5 * time.Second
 
 // v130Clock is the mock clock of the ported tests: a *clock.Mock, as in
-// v1.3.0's tests, that also counts the timers created on it. The watchdog
-// waits on a timer between samples, so a new timer says it is waiting on the
-// clock again, and advancing the clock then cannot slip past it.
+// v1.3.0's tests, that also records each timer created on it, with the mock
+// time and the watchdog's sample count at that moment. The watchdog waits on
+// a new timer after each sample, so these records tell a test when a sample
+// is over and the watchdog waits on the clock again: what v1.3.0's tests
+// hoped a 200 ms sleep would give them.
 type v130Clock struct {
 	*clock.Mock
-	armed atomic.Int64
+	mu      sync.Mutex
+	armed   int       // timers created
+	armedAt time.Time // mock time when the last one was created
+	armedS  uint64    // Snapshot().Samples when the last one was created
+	lost    int       // advances tick repeated: they fell between two waits
 }
 
 func newV130Clock() *v130Clock { return &v130Clock{Mock: clock.NewMock()} }
 
+// record notes a new timer. The watchdog creates its timers holding none of
+// its locks, so Snapshot is safe here.
+func (c *v130Clock) record() {
+	samples := Snapshot().Samples
+	now := c.Mock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed++
+	c.armedAt, c.armedS = now, samples
+}
+
+func (c *v130Clock) last() (armed int, at time.Time, samples uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.armed, c.armedAt, c.armedS
+}
+
 func (c *v130Clock) Timer(d time.Duration) *clock.Timer {
 	t := c.Mock.Timer(d)
-	c.armed.Add(1)
+	c.record()
 	return t
 }
 
@@ -48,33 +71,64 @@ func (c *v130Clock) After(d time.Duration) <-chan time.Time { return c.Timer(d).
 
 func (c *v130Clock) Ticker(d time.Duration) *clock.Ticker {
 	t := c.Mock.Ticker(d)
-	c.armed.Add(1)
+	c.record()
 	return t
 }
 
 func (c *v130Clock) AfterFunc(d time.Duration, f func()) *clock.Timer {
 	t := c.Mock.AfterFunc(d, f)
-	c.armed.Add(1)
+	c.record()
 	return t
 }
 
-// waitArmed waits until the watchdog has created a timer: after a start, it
-// is then waiting on the clock.
-func (c *v130Clock) waitArmed() error {
-	return v130WaitUntil("the watchdog to wait on the mock clock", func() bool { return c.armed.Load() > 0 })
+// armedCount returns how many timers were created so far: pass it to
+// waitArmed after a start.
+func (c *v130Clock) armedCount() int {
+	armed, _, _ := c.last()
+	return armed
+}
+
+// waitArmed waits until more than before timers exist: after a start, the
+// watchdog is then waiting on the clock.
+func (c *v130Clock) waitArmed(before int) error {
+	return v130WaitUntil("the watchdog to wait on the mock clock", func() bool {
+		return c.armedCount() > before
+	})
 }
 
 // tick is v1.3.0's clk.Add(frequency) followed by its 200 ms sleep, made
 // exact: it advances the clock by d and waits until the watchdog has taken
-// a sample and is waiting on the clock again. It returns how many samples
-// the advance caused.
+// a sample and waits on the clock again. It returns how many samples the
+// advance caused.
+//
+// An advance that lands while the watchdog is not waiting on the clock (it
+// is handling a GC) is a jump the watchdog does not catch up on: it re-arms
+// from the new time without sampling. tick sees that (a timer created at or
+// after the target time, with no new sample) and advances again.
 func (c *v130Clock) tick(d time.Duration) (uint64, error) {
-	armed, samples := c.armed.Load(), Snapshot().Samples
-	c.Add(d)
-	err := v130WaitUntil(fmt.Sprintf("a sample after advancing the mock clock by %v", d), func() bool {
-		return Snapshot().Samples > samples && c.armed.Load() > armed
-	})
-	return Snapshot().Samples - samples, err
+	s0 := Snapshot().Samples
+	for try := 1; ; try++ {
+		target := c.Mock.Now().Add(d)
+		c.Add(d)
+		var lost bool
+		err := v130WaitUntil(fmt.Sprintf("a sample after advancing the mock clock by %v", d), func() bool {
+			_, at, samples := c.last()
+			lost = samples == s0 && !at.Before(target) && Snapshot().Samples == s0
+			return samples > s0 || lost
+		})
+		if err != nil {
+			return 0, err
+		}
+		if !lost {
+			return Snapshot().Samples - s0, nil
+		}
+		c.mu.Lock()
+		c.lost++
+		c.mu.Unlock()
+		if try == 10 {
+			return 0, fmt.Errorf("10 advances of the mock clock by %v caused no sample", d)
+		}
+	}
 }
 
 // v130WaitUntil polls cond until it holds. testTimeout is a failure bound,
