@@ -3,10 +3,10 @@ GO            ?= go
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 CROSS_GOOS    := linux darwin windows freebsd
 
-.PHONY: test unit vet fmtcheck cross apicheck bench-vet test-vm lint demo bench docker-test
+.PHONY: test unit vet fmtcheck cross apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
 
-## test: vet, gofmt, cross-builds, race tests (real cgroups when root), apicheck, bench vet, VM tests
-test: vet fmtcheck cross unit apicheck bench-vet test-vm
+## test: vet, gofmt, cross-builds, race tests (real cgroups when root), apicheck, dependency budget, prometheus module, bench vet, VM tests
+test: vet fmtcheck cross unit apicheck depcheck prom bench-vet test-vm
 
 vet:
 	$(GO) vet ./...
@@ -31,6 +31,14 @@ unit:
 apicheck:
 	./scripts/apicheck.sh
 
+## depcheck: hello-world binary overhead <= 1.2 MB and no heavy or test-only module in the library's imports
+depcheck:
+	./scripts/depcheck.sh
+
+## prom: the Prometheus collector's own module (prometheus/): vet and race tests
+prom:
+	cd prometheus && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
 bench-vet:
 	cd bench && $(GO) vet ./...
 	cd bench && $(GO) vet -tags watchdog_v130 -modfile=go.v130.mod ./workload ./sampling
@@ -41,6 +49,7 @@ test-vm:
 
 lint:
 	$(GO) run $(STATICCHECK) ./...
+	cd prometheus && $(GO) run $(STATICCHECK) ./...
 
 ## demo: the recommended setup under a bursty workload; works anywhere
 demo:

@@ -93,7 +93,7 @@ func fromOptTime(t *time.Time) time.Time {
 }
 
 func optLimit(n int64) *int64 {
-	if n >= math.MaxInt64 {
+	if n == math.MaxInt64 {
 		return nil
 	}
 	return &n
