@@ -111,13 +111,19 @@ func (c *v130Clock) tick(d time.Duration) (uint64, error) {
 		target := c.Mock.Now().Add(d)
 		c.Add(d)
 		var lost bool
+		var stopped bool
 		err := v130WaitUntil(fmt.Sprintf("a sample after advancing the mock clock by %v", d), func() bool {
 			_, at, samples := c.last()
-			lost = samples == s0 && !at.Before(target) && Snapshot().Samples == s0
-			return samples > s0 || lost
+			snap := Snapshot()
+			lost = samples == s0 && !at.Before(target) && snap.Samples == s0
+			stopped = !snap.Running
+			return samples > s0 || lost || stopped
 		})
 		if err != nil {
 			return 0, err
+		}
+		if stopped {
+			return 0, fmt.Errorf("the watchdog stopped running (advancing the mock clock by %v)", d)
 		}
 		if !lost {
 			return Snapshot().Samples - s0, nil
