@@ -15,7 +15,6 @@ import (
 	"time"
 
 	watchdog "github.com/raulk/go-watchdog"
-	"github.com/raulk/go-watchdog/internal/source"
 )
 
 func main() {
@@ -42,17 +41,21 @@ func run(duration time.Duration, heapLimit, headroom string) error {
 	if err != nil {
 		return fmt.Errorf("-system-headroom: %w", err)
 	}
-	if sys, err := source.NewSystem(); err == nil {
-		if used, err := sys.Usage(); err == nil {
-			opts.SystemLimit = used + extra
-		}
-		sys.Close()
+	// On a machine with no cgroup limit the system driver would watch all
+	// of its memory, far above the bursts. A quiet first start finds the
+	// driver and the memory in use; the system limit is then set just
+	// above it.
+	if limit, ok := probeSystemUsage(opts); ok {
+		opts.SystemLimit = limit + extra
 	}
 
 	res, stop, err := watchdog.Start(opts)
-	if err != nil {
+	switch {
+	case err != nil:
 		fmt.Println("no watchdog could start here; running the workload unprotected:", err)
-	} else {
+	case res.Disabled:
+		fmt.Println(res, "- running the workload unprotected")
+	default:
 		fmt.Println(res)
 	}
 
@@ -85,6 +88,29 @@ func run(duration time.Duration, heapLimit, headroom string) error {
 		s.GCs, s.ForcedGCs, mib(peak), gcCPUPercent())
 	return nil
 }
+
+// probeSystemUsage starts and stops a watchdog with opts, logging nothing,
+// and returns the memory in use if the system driver is the one that
+// started.
+func probeSystemUsage(opts watchdog.Options) (used uint64, ok bool) {
+	logger := watchdog.Logger
+	watchdog.Logger = discard{}
+	defer func() { watchdog.Logger = logger }()
+	res, stop, err := watchdog.Start(opts)
+	stop()
+	if err != nil || res.Driver != "system" {
+		return 0, false
+	}
+	return watchdog.Snapshot().Usage, true
+}
+
+// discard is a watchdog.Logger that drops every line.
+type discard struct{}
+
+func (discard) Debugf(string, ...interface{}) {}
+func (discard) Infof(string, ...interface{})  {}
+func (discard) Warnf(string, ...interface{})  {}
+func (discard) Errorf(string, ...interface{}) {}
 
 // burstSize sizes the live bursts to 70% of the headroom under the limit,
 // capped at 256 MiB, so they cross the watermarks without endangering the
