@@ -14,16 +14,22 @@ import (
 	"time"
 )
 
-// BenchPlan is the plan file put in the initramfs; the guest's copy of these
-// types is in guest/bench.go.
+// BenchPlan is the plan file put in the initramfs; the guest reads it with
+// these types (guest/bench.go).
 type BenchPlan struct {
 	CapBytes uint64        `json:"cap_bytes"`
 	Timeout  time.Duration `json:"timeout"`
 	Settle   time.Duration `json:"settle"`
-	Runs     []BenchRun    `json:"runs"`
+	// PSITriggers are PSI triggers (e.g. "some 150000 2000000") that init
+	// arms on every run's memory.pressure, from outside the run, to see
+	// whether and when they fire (BenchResult.Monitor). None when empty.
+	PSITriggers []string   `json:"psi_triggers,omitempty"`
+	Runs        []BenchRun `json:"runs"`
 }
 
-// BenchRun is one workload run of the plan.
+// BenchRun is one workload run of the plan. In Args, "{cgroup}" stands for
+// the run's cgroup directory in the guest, e.g.
+// "{cgroup}/memory.current".
 type BenchRun struct {
 	Scenario string   `json:"scenario"`
 	Strategy string   `json:"strategy"`
@@ -49,6 +55,28 @@ type BenchResult struct {
 	Wall        float64         `json:"wall_s"`
 	Result      *WorkloadResult `json:"result"`
 	LogHead     string          `json:"log_head"`
+	Monitor     *Monitor        `json:"monitor"`
+}
+
+// Monitor is what init saw of a run's cgroup from outside while the run
+// went on: when memory.events first counted a "max" event (through an
+// inotify watch), and how often each of the plan's PSI triggers fired.
+// Times are in milliseconds since the run started; -1 means never.
+type Monitor struct {
+	FirstMaxMs float64    `json:"first_max_ms"`
+	PSI        []PSIFires `json:"psi,omitempty"`
+	// PressureSomeUs and PressureFullUs are the "total=" stall times of
+	// memory.pressure at the end of the run, in microseconds.
+	PressureSomeUs uint64 `json:"pressure_some_us"`
+	PressureFullUs uint64 `json:"pressure_full_us"`
+}
+
+// PSIFires counts the wake-ups (POLLPRI) of one PSI trigger.
+type PSIFires struct {
+	Trigger string  `json:"trigger"`
+	Fires   int     `json:"fires"`
+	FirstMs float64 `json:"first_ms"` // -1 when it never fired
+	Error   string  `json:"error,omitempty"`
 }
 
 // WorkloadResult is the JSON line bench/workload prints when it finishes.
@@ -60,6 +88,19 @@ type WorkloadResult struct {
 	GCCPUSeconds  float64           `json:"gc_cpu_s"`
 	ChurnedMiB    uint64            `json:"churned_mib"`
 	Watchdog      map[string]uint64 `json:"watchdog"`
+	// The latency scenario's fields (bench/workload/latency.go).
+	Threshold uint64         `json:"threshold"`
+	Trials    []LatencyTrial `json:"trials"`
+}
+
+// LatencyTrial is one timed threshold crossing of the latency scenario.
+type LatencyTrial struct {
+	LatencyMs  float64 `json:"latency_ms"` // crossing to the first forced GC
+	Missed     bool    `json:"missed"`     // no forced GC within 3 s
+	RampMs     float64 `json:"ramp_ms"`
+	CrossBytes uint64  `json:"cross_bytes"`
+	ForcedGCs  int     `json:"forced_gcs"`
+	RunqWaitMs float64 `json:"runq_wait_ms"` // time the workload waited for a CPU
 }
 
 // PeakBytes is memory.peak, or the sampled peak of memory.current when the
@@ -107,17 +148,21 @@ func median(xs []float64) float64 {
 // BenchTable renders one scenario's results, one row per strategy in the
 // given order, as a markdown table. Peak and wall are over all runs (a
 // killed run peaks at the cap); the GC and watchdog columns are over the
-// runs that finished. The last column counts the survivors whose cgroup
-// reached memory.max (memory.events "max" > 0): the kernel had to reclaim
-// to keep them alive, a near miss.
+// runs that finished. "Survivors that hit memory.max" counts the survivors
+// whose cgroup reached memory.max (memory.events "max" > 0): the kernel had
+// to reclaim to keep them alive, a near miss. "max events per run" is that
+// counter over every run that started (not the no-start ones): median /
+// worst, then each run's in run order, so "0 / 0" means no run reached
+// memory.max.
 func BenchTable(results []BenchResult, scenario string, strategies []string) string {
 	var b strings.Builder
-	b.WriteString("| strategy | survived | OOM-killed | other outcome | median peak MiB | median wall s | median GC CPU | median GCs (forced) | watchdog events / samples | survivors that hit memory.max |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| strategy | survived | OOM-killed | other outcome | median peak MiB | median wall s | median GC CPU | median GCs (forced) | watchdog events / samples | survivors that hit memory.max | max events per run: median / worst (each run) |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, st := range strategies {
 		var n, ok, oom, hitMax int
 		other := map[string]int{}
 		var peaks, walls, gcCPU, gcs, forced, events, samples []float64
+		var started []BenchResult
 		for _, r := range results {
 			if r.Scenario != scenario || r.Strategy != st {
 				continue
@@ -125,6 +170,9 @@ func BenchTable(results []BenchResult, scenario string, strategies []string) str
 			n++
 			peaks = append(peaks, float64(r.PeakBytes())/(1<<20))
 			walls = append(walls, r.Wall)
+			if r.Outcome != "no-start" {
+				started = append(started, r)
+			}
 			switch r.Outcome {
 			case "survived":
 				ok++
@@ -172,11 +220,29 @@ func BenchTable(results []BenchResult, scenario string, strategies []string) str
 		if ok > 0 {
 			maxCol = fmt.Sprintf("%d/%d", hitMax, ok)
 		}
-		fmt.Fprintf(&b, "| %s | %d/%d | %d/%d | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d/%d | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			st, ok, n, oom, n, orDash(strings.Join(others, ", ")),
-			dash(peaks, "%.1f"), dash(walls, "%.2f"), dash(gcCPU, "%.1f %%"), gcCol, evCol, maxCol)
+			dash(peaks, "%.1f"), dash(walls, "%.2f"), dash(gcCPU, "%.1f %%"), gcCol, evCol, maxCol, maxEventsCell(started))
 	}
 	return b.String()
+}
+
+// maxEventsCell is "median / worst (run 1, run 2, ...)" of the memory.events
+// "max" counts of the given runs, or "–" for none.
+func maxEventsCell(runs []BenchResult) string {
+	if len(runs) == 0 {
+		return "–"
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Run < runs[j].Run })
+	counts := make([]float64, len(runs))
+	each := make([]string, len(runs))
+	worst := uint64(0)
+	for i, r := range runs {
+		counts[i] = float64(r.MaxEvents)
+		each[i] = fmt.Sprint(r.MaxEvents)
+		worst = max(worst, r.MaxEvents)
+	}
+	return fmt.Sprintf("%g / %d (%s)", median(counts), worst, strings.Join(each, ", "))
 }
 
 func orDash(s string) string {

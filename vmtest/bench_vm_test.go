@@ -3,13 +3,8 @@
 package vmtest
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,43 +82,15 @@ func TestVMBench(t *testing.T) {
 	}
 	require.NotEmpty(t, scens, "VMTEST_BENCH_SCENARIOS=%s matches none", os.Getenv("VMTEST_BENCH_SCENARIOS"))
 
-	kernel, err := FindKernel()
-	require.NoError(t, err)
-	qemu, err := exec.LookPath("qemu-system-x86_64")
-	require.NoError(t, err, "run vmtest/setup.sh")
-
-	work := t.TempDir()
-	build := func(dir, out string, args ...string) []byte {
-		t.Helper()
-		cmd := exec.Command("go", append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", out}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-		b, err := cmd.CombinedOutput()
-		require.NoError(t, err, "go build %v in %s:\n%s", args, dir, b)
-		bin, err := os.ReadFile(out)
-		require.NoError(t, err)
-		return bin
-	}
-	initBin := build(".", filepath.Join(work, "init"), "./guest")
-	files := map[string][]byte{
-		"/bench/workload-this": build("../bench", filepath.Join(work, "workload-this"), "./workload"),
-		"/bench/workload-v130": build("../bench", filepath.Join(work, "workload-v130"),
-			"-tags", "watchdog_v130", "-modfile", "go.v130.mod", "./workload"),
-	}
-
-	logDir := os.Getenv("VMTEST_LOGDIR")
-	if logDir == "" {
-		logDir = work
-	}
-	require.NoError(t, os.MkdirAll(logDir, 0o755))
-
+	bv := newBenchVM(t)
 	var all []BenchResult
 	t0 := time.Now()
 	for _, sc := range scens {
 		plan := BenchPlan{
-			CapBytes: benchCapMiB << 20,
-			Timeout:  5*benchDuration + 20*time.Second,
-			Settle:   250 * time.Millisecond,
+			CapBytes:    benchCapMiB << 20,
+			Timeout:     5*benchDuration + 20*time.Second,
+			Settle:      250 * time.Millisecond,
+			PSITriggers: psiTriggers,
 		}
 		// Interleaved as the host runner does: run 1 of every strategy,
 		// then run 2, ...
@@ -137,39 +104,10 @@ func TestVMBench(t *testing.T) {
 				})
 			}
 		}
-		planJSON, err := json.Marshal(plan)
-		require.NoError(t, err)
-		files["/bench/plan.json"] = planJSON
-		cpio, err := BuildInitramfs(initBin, files)
-		require.NoError(t, err)
-		initrd := filepath.Join(work, "bench-"+sc.name+".cpio")
-		require.NoError(t, os.WriteFile(initrd, cpio, 0o644))
-
-		logPath := filepath.Join(logDir, "bench-"+sc.name+".serial.log")
-		logFile, err := os.Create(logPath)
-		require.NoError(t, err)
 		// A killed run ends fast; budget for every run going to its timeout
 		// would be hours, so bound the VM by a generous per-run estimate.
 		timeout := time.Minute + time.Duration(len(plan.Runs))*(3*benchDuration)
-		run, err := VM{
-			QEMU: qemu, Kernel: kernel.Image, Initrd: initrd,
-			Append: "vmtest.bench=/bench/plan.json", MemMiB: benchVMMiB, Timeout: timeout,
-		}.Boot(context.Background(), logFile)
-		logFile.Close()
-		t.Logf("VM for %s ran %.1fs; serial log %s", sc.name, run.Elapsed.Seconds(), logPath)
-		serial, rerr := os.ReadFile(logPath)
-		require.NoError(t, rerr)
-		results, perr := ParseBenchLines(bytes.NewReader(serial))
-		ok := err == nil && perr == nil && !run.TimedOut && run.Done && len(run.Fatal) == 0 && len(results) == len(plan.Runs)
-		if !ok {
-			tail(t, logPath)
-		}
-		require.NoError(t, err, "QEMU")
-		require.NoError(t, perr)
-		require.False(t, run.TimedOut, "VM still running after %v; QEMU was killed", timeout)
-		require.Empty(t, run.Fatal, "the guest could not run the benchmark")
-		require.True(t, run.Done, "the guest did not print VMTEST DONE")
-		require.Len(t, results, len(plan.Runs))
+		results := bv.run(t, "bench-"+sc.name, plan, timeout)
 		for _, r := range results {
 			line := fmt.Sprintf("%-9s %-10s run %d: %-10s peak %5.1f MiB, %5.2f s", r.Scenario, r.Strategy, r.Run, r.Outcome, float64(r.PeakBytes())/(1<<20), r.Wall)
 			if w := r.Result; w != nil {
@@ -180,7 +118,7 @@ func TestVMBench(t *testing.T) {
 			} else {
 				line += ": " + r.Detail
 			}
-			line += fmt.Sprintf(" [memory.events max %d, oom_kill %d]", r.MaxEvents, r.OOMKills)
+			line += fmt.Sprintf(" [memory.events max %d, high %d, oom_kill %d]%s", r.MaxEvents, r.HighEvents, r.OOMKills, fmtMonitor(r.Monitor))
 			t.Log(line)
 		}
 		for _, r := range results {
@@ -195,9 +133,10 @@ func TestVMBench(t *testing.T) {
 	var md strings.Builder
 	fmt.Fprintf(&md, "Cgroup v2, in a QEMU TCG VM (kernel %s, 2 vCPUs, %d MiB RAM): each run in a fresh cgroup v2 child of the VM's init with memory.max = %d MiB and memory.swap.max = 0, "+
 		"%d runs per cell, garbage at %d MiB/s for a nominal %v (the host benchmark's sizes). Peak is memory.peak; peak and wall are medians over all runs, GC and watchdog columns over the runs that finished. "+
+		"Max events are memory.events `max` (how often usage hit memory.max) per run, over the runs that started. "+
 		"Whole benchmark: %.0f s of wall time.\n\n"+
 		"```sh\ncd vmtest && ./setup.sh && VMTEST_BENCH=1 VMTEST_BENCH_OUT=/tmp/vmbench.md go test -tags vmtest -run TestVMBench -count=1 -v -timeout 20m .\n```\n\n",
-		kernel.Release, benchVMMiB, benchCapMiB, runs, benchChurnMiB, benchDuration, time.Since(t0).Seconds())
+		bv.kernel.Release, benchVMMiB, benchCapMiB, runs, benchChurnMiB, benchDuration, time.Since(t0).Seconds())
 	names := make([]string, len(benchStrategies))
 	for i, st := range benchStrategies {
 		names[i] = st.name
@@ -205,6 +144,11 @@ func TestVMBench(t *testing.T) {
 	for _, sc := range scens {
 		fmt.Fprintf(&md, "#### %s (`%s`)\n\n%s\n", sc.name, strings.Join(sc.args, " "), BenchTable(all, sc.name, names))
 	}
+	scenNames := make([]string, len(scens))
+	for i, sc := range scens {
+		scenNames[i] = sc.name
+	}
+	md.WriteString(eventSourcesSection(all, scenNames, names))
 	noStart := map[string]string{}
 	for _, r := range all {
 		if r.Outcome == "no-start" {

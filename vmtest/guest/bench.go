@@ -51,6 +51,7 @@ type benchResult struct {
 	Wall        float64         `json:"wall_s"` // start to exit, measured by init
 	Result      json.RawMessage `json:"result,omitempty"`
 	LogHead     string          `json:"log_head,omitempty"` // the first lines of stderr: the watchdog's start-up log
+	Monitor     *vmtest.Monitor `json:"monitor,omitempty"`  // init's watch of memory.events and the plan's PSI triggers
 }
 
 // workloadFailedToStart is the prefix of the workload's error when its
@@ -111,14 +112,25 @@ func benchOnce(plan benchPlan, i int, r benchRun) (benchResult, error) {
 	}
 	defer cg.Close()
 
+	mon, err := startMonitor(dir, plan.PSITriggers)
+	if err != nil {
+		return res, err
+	}
+	args := make([]string, len(r.Args))
+	for i, a := range r.Args {
+		args[i] = strings.ReplaceAll(a, "{cgroup}", dir)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), plan.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.Bin, r.Args...) // kills cmd.Process by pid at the deadline
+	cmd := exec.CommandContext(ctx, r.Bin, args...) // kills cmd.Process by pid at the deadline
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
 	start := time.Now()
+	mon.began(start)
 	if err := cmd.Start(); err != nil {
+		mon.finish()
 		return res, fmt.Errorf("starting %s: %w", r.Bin, err)
 	}
 	done := make(chan error, 1)
@@ -138,6 +150,7 @@ wait:
 		}
 	}
 	res.Wall = time.Since(start).Seconds()
+	res.Monitor = mon.finish()
 	if ev, err := keyedFile(dir + "/memory.events"); err == nil {
 		res.OOMKills, res.MaxEvents, res.HighEvents = ev["oom_kill"], ev["max"], ev["high"]
 	}
