@@ -6,7 +6,7 @@ replace github.com/raulk/go-watchdog => ../
 
 require (
 	github.com/prometheus/client_golang v1.23.2
-	github.com/raulk/go-watchdog v0.0.0-00010101000000-000000000000
+	github.com/raulk/go-watchdog v1.4.0
 )
 
 require (
