@@ -71,13 +71,20 @@ func (r *report) goals() []goalRow {
 			Bound: fmt.Sprintf("≤ %.0f %%", goalPeakShare*100), Verdict: verdictOf(share <= goalPeakShare)}
 		add(pk)
 
-		if none, ok := cells["none"]; ok && allSurvived(none) {
-			wall := "wall vs none"
+		// The unpaced scenario is the one the wall goal is about: compare
+		// there even if none lost a run (contention can make its heap run
+		// away), and say so.
+		if none, ok := cells["none"]; ok && (allSurvived(none) || (sc.Unpaced && none.Survived > 0)) {
+			wall, cpu := "wall vs none", "CPU vs none"
 			if !sc.Unpaced {
 				wall += " (paced)"
 			}
+			if !allSurvived(none) {
+				lost := fmt.Sprintf(" (none survived %d/%d)", none.Survived, len(none.Runs))
+				wall, cpu = wall+lost, cpu+lost
+			}
 			add(ratioRow(wall, this, none, figWall, "s", 2, goalRatio, ""))
-			add(ratioRow("CPU vs none", this, none, figCPU, "s", 2, goalRatio, " (proposed)"))
+			add(ratioRow(cpu, this, none, figCPU, "s", 2, goalRatio, " (proposed)"))
 		}
 		if gml, ok := cells["gomemlimit"]; ok && allSurvived(gml) {
 			add(ratioRow("GC CPU vs gomemlimit", this, gml, figGCms, "ms/GiB", 1, goalRatio, ""))
@@ -147,7 +154,7 @@ func (r *report) writeGoals(p func(string, ...any)) {
 	p("### Goals\n\n")
 	p("This library's column (**this**) against the goals of issue 8, from the runs below. ")
 	p("A ratio compares medians over the survivors; brackets give the lowest and highest run, so a ratio near its bound whose brackets overlap is within run-to-run noise. ")
-	p("Wall and CPU time are compared with **none** where none survived every run, GC CPU with **gomemlimit** where gomemlimit survived every run. ")
+	p("Wall and CPU time are compared with **none** where none survived every run (and in activecache whenever it survived at least once, noted in the row), GC CPU with **gomemlimit** where gomemlimit survived every run. ")
 	p("In the paced scenarios the wall time is the pace's length unless the program falls behind, so the wall ratio there only catches falling behind; CPU time (the whole process, during the phase) is the cost figure, with a bound proposed here, not in the issue. ")
 	p("GC cycles are informational: a cycle's mark work is the live heap whatever started it, so the count follows GC work with less noise than the CPU time measured on a 2-core machine shared with the runner. ")
 	p("The peak is the highest of this's runs: `memory.max_usage_in_bytes`, or in the page cache scenarios the sampled peak less clean file cache (the cache alone fills the cap there, for every strategy).\n\n")

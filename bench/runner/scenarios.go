@@ -63,7 +63,8 @@ var scenarios = []scenario{
 		Name: "activecache",
 		Doc: "A database-like program: inside the cgroup it writes a 190 MiB file (synced, on disk) and reads it twice, so its clean pages sit on the cgroup's *active* file list; " +
 			"then it holds a 40 MiB live heap and allocates 8 GiB of short-lived garbage in 64 KiB pieces as fast as it can (unpaced). " +
-			"Wall time here is that allocation phase alone, timed by the workload. The file cache is clean and the kernel drops it before any OOM kill: nobody should die, and a watchdog should not slow the program down.",
+			"Wall time here is that allocation phase alone, timed by the workload. The file cache is clean and the kernel drops it before any OOM kill: nobody should die, and a watchdog should not slow the program down. " +
+			"Run it on a quiet machine: on a busy one, GC mark phases stretch while page faults wait for reclaim, everything allocated meanwhile is marked live, and even no watchdog's heap can run away to the cap.",
 		Args:      []string{"-live", "40", "-cache-mib", "190", "-cache-reads", "2", "-unpaced-mib", "8192", "-piece-kib", "64"},
 		CacheFile: true,
 		Unpaced:   true,
