@@ -63,21 +63,21 @@ func TestGoalsUnpaced(t *testing.T) {
 	}
 	// Median wall 1.2 s against none's median over its 2 survivors, 1.1 s.
 	g := find(t, rows, "wall vs none")
-	if g.Value != "1.09x" || g.Verdict != met || !strings.Contains(g.Goal, "none survived 2/3") || strings.Contains(g.Goal, "paced") {
+	if g.Value != "1.091x" || g.Verdict != met || !strings.Contains(g.Goal, "none survived 2/3") || strings.Contains(g.Goal, "paced") {
 		t.Errorf("wall: %+v", g)
 	}
 	if g.This != "1.20 [1.20–1.30] s" || g.Base != "1.10 [1.00–1.20] s" {
 		t.Errorf("wall spreads: this %q, base %q", g.This, g.Base)
 	}
 	// CPU: 1.5 s against 1.3 s.
-	if g := find(t, rows, "CPU vs none"); g.Value != "1.15x" || g.Verdict != notMet || g.Bound != "≤ 1.10x (proposed)" {
+	if g := find(t, rows, "CPU vs none"); g.Value != "1.154x" || g.Verdict != notMet || g.Bound != "≤ 1.10x (proposed)" {
 		t.Errorf("CPU: %+v", g)
 	}
 	// GC CPU: 21 ms/GiB against 20.
-	if g := find(t, rows, "GC CPU vs gomemlimit"); g.Value != "1.05x" || g.Verdict != met {
+	if g := find(t, rows, "GC CPU vs gomemlimit"); g.Value != "1.050x" || g.Verdict != met {
 		t.Errorf("GC CPU: %+v", g)
 	}
-	if g := find(t, rows, "GC cycles vs gomemlimit"); g.Verdict != info || g.Value != "2.07x" {
+	if g := find(t, rows, "GC cycles vs gomemlimit"); g.Verdict != info || g.Value != "2.067x" {
 		t.Errorf("GC cycles: %+v", g)
 	}
 	if got := goalTally(rows); got != "Goals: 3 met, 2 not met (activecache peak less clean cache / cap; activecache CPU vs none (none survived 2/3))." {
@@ -128,8 +128,8 @@ func TestGoalsMarkdown(t *testing.T) {
 	var b bytes.Buffer
 	r.writeGoals(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
 	for _, want := range []string{
-		"| heaponly | CPU vs none | 1.50 s | 1.00 s | 1.50x | ≤ 1.10x (proposed) | **not met** |",
-		"| heaponly | wall vs none (paced) | 6.00 s | 6.00 s | 1.00x | ≤ 1.10x | met |",
+		"| heaponly | CPU vs none | 1.50 s | 1.00 s | 1.500x | ≤ 1.10x (proposed) | **not met** |",
+		"| heaponly | wall vs none (paced) | 6.00 s | 6.00 s | 1.000x | ≤ 1.10x | met |",
 		"Goals: 3 met, 1 not met (heaponly CPU vs none).",
 	} {
 		if !strings.Contains(b.String(), want) {

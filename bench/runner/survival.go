@@ -129,7 +129,7 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 				}
 				if ph := res.phase(); ph != nil {
 					line += fmt.Sprintf(", wall %5.2f s, CPU %5.2f s, GC CPU %6.1f ms/GiB, %d GCs (%d forced)", ph.WallSeconds, ph.CPUSeconds, gcMsPerGiB(ph), ph.GCs, ph.ForcedGCs)
-					if c := res.Res; c.CacheActiveMiB != nil && c.CacheInactiveMiB != nil {
+					if c := res.Res; sc.CacheFile && c.CacheActiveMiB != nil && c.CacheInactiveMiB != nil {
 						line += fmt.Sprintf("; file cache at start: %.0f MiB active, %.0f inactive", *c.CacheActiveMiB, *c.CacheInactiveMiB)
 					}
 				} else {

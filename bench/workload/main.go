@@ -102,7 +102,7 @@ type result struct {
 	// fields above cover the whole process.
 	Phase phaseStats `json:"phase"`
 	// The cgroup's active and inactive file pages in MiB at the start of the
-	// phase, when $WDBENCH_CGROUP is set (activecache).
+	// phase, with -cache-file when $WDBENCH_CGROUP is set (activecache).
 	CacheActiveMiB   *float64 `json:"cache_active_mib,omitempty"`
 	CacheInactiveMiB *float64 `json:"cache_inactive_mib,omitempty"`
 	// The watchdog's Snapshot counters (this build's watchdog strategies).
@@ -193,11 +193,13 @@ func run() error {
 
 	live := newLiveSet(*liveMiB * mib)
 	var cacheActive, cacheInactive *float64
-	if a, i, ok, err := fileCache(); err != nil {
-		return err
-	} else if ok {
-		af, inf := float64(a)/mib, float64(i)/mib
-		cacheActive, cacheInactive = &af, &inf
+	if *cacheFile != "" {
+		if a, i, ok, err := fileCache(); err != nil {
+			return err
+		} else if ok {
+			af, inf := float64(a)/mib, float64(i)/mib
+			cacheActive, cacheInactive = &af, &inf
+		}
 	}
 
 	done := make(chan struct{})
