@@ -168,19 +168,25 @@ func (e *executor) onExecutor() bool {
 	return id == e.calls.gid.Load() || id == e.notes.gid.Load() || id == e.logs.gid.Load()
 }
 
-// flush waits until the tasks queued before it have run. For tests: it
-// blocks behind a stuck callback.
+// flush waits until the tasks queued before it have run, on the workers
+// that are not stuck in a callback (it gives each callbackBudget). For tests.
 func (e *executor) flush() {
 	if e.calls == nil {
 		return
 	}
 	for _, w := range []*worker{e.calls, e.notes, e.logs} {
 		t := &task{fn: func() {}, done: make(chan struct{})}
+		stuck := time.NewTimer(callbackBudget)
 		select {
 		case w.tasks <- t:
-			<-t.done
+			select {
+			case <-t.done:
+			case <-stuck.C:
+			}
 		case <-w.done:
+		case <-stuck.C:
 		}
+		stuck.Stop()
 	}
 }
 

@@ -60,6 +60,11 @@ func (r *run) loop(ready func(error)) {
 	next := Clock.Now().Add(r.interval())
 	var sampled time.Time // real time of the last sample
 	for {
+		select {
+		case <-r.closing: // stopped while busy, e.g. from a callback
+			return
+		default:
+		}
 		var timer *clock.Timer
 		var tick, gapC <-chan time.Time
 		var ev <-chan struct{}

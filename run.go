@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raulk/go-watchdog/internal/source"
@@ -30,10 +31,11 @@ type run struct {
 	dynamicLimit bool // re-read the limit from src while running
 	softLimit    bool // manage debug.SetMemoryLimit
 
-	closing  chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
-	exec     *executor
+	closing        chan struct{}
+	done           chan struct{}
+	stopOnce       sync.Once
+	exec           *executor
+	loggerPanicked atomic.Bool // reported once on standard error
 
 	// rtMu guards the runtime settings the run changes, so that stop can
 	// restore them from any goroutine, at once, even while the loop is
@@ -202,7 +204,9 @@ var errStopped = errors.New("watchdog: stopped before it started")
 func (r *run) callbackPanicked(what string, p any) {
 	r.count(func(s *Stats) { s.CallbackPanics++ })
 	if what == "Logger" {
-		stderrf("the Logger panicked: %v (the watchdog keeps running)", p)
+		if r.loggerPanicked.CompareAndSwap(false, true) {
+			stderrf("the Logger panicked: %v; the watchdog keeps running, and counts the Logger's panics in Stats.CallbackPanics", p)
+		}
 		return
 	}
 	r.log(levelError, "%s panicked: %v; recovered, the watchdog keeps watching", what, p)
