@@ -1,0 +1,141 @@
+package watchdog
+
+// The watchdog's own work has a budget: forced GCs back off when GC cannot
+// help, the sampling interval stays within [minInterval, frequency], and a
+// mock clock that jumps replays no burst of samples.
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestForcedGCBackOffWhenGCCannotHelp(t *testing.T) {
+	h := newHarness(t, 100*mib, 120*mib) // above the limit: another process holds it
+	h.start(NewAdaptivePolicy(0.5), time.Second)
+	d := h.wait()
+	assert.Equal(t, softLimitRefresh, d, "backing off, the loop samples at its idle pace, not the 10 ms floor")
+	assert.Zero(t, h.forced)
+	// Two seconds of 100 ms samples above the threshold.
+	for i := 0; i < 20; i++ {
+		d = h.tick(d)
+		assert.Equal(t, softLimitRefresh, d)
+	}
+	assert.Equal(t, 2, h.forced, "one forced GC per second (the frequency), not one per sample")
+	assert.Equal(t, uint64(18), Snapshot().ForcedGCsDeferred)
+
+	// Growth by 1/32 of the limit is worth a GC at once.
+	h.src.set(func(f *fakeSource) { f.usage += 100 * mib / 32 })
+	h.tick(d)
+	assert.Equal(t, 3, h.forced)
+
+	// Under the threshold again, the back-off is over: the next crossing
+	// forces a GC at once.
+	h.src.set(func(f *fakeSource) { f.usage = 10 * mib })
+	d = h.tick(d)
+	h.gcEnded() // the runtime's GC re-evaluates: threshold 55 MiB
+	h.src.set(func(f *fakeSource) { f.usage = 60 * mib })
+	h.tick(d)
+	assert.Equal(t, 4, h.forced)
+}
+
+func TestIdleSamplingStaysIdleAfterGrowth(t *testing.T) {
+	for _, soft := range []bool{true, false} {
+		h := newHarness(t, 1000*mib, 10*mib)
+		HeadroomSoftLimit = soft
+		h.start(NewWatermarkPolicy(0.9), time.Second)
+		idle := time.Second
+		if soft {
+			idle = softLimitRefresh
+		}
+		d := h.wait()
+		for i := 0; i < 3; i++ { // growth far below the threshold
+			h.src.set(func(f *fakeSource) { f.usage += 20 * mib })
+			d = h.tick(d)
+		}
+		// Then idle for a long time: the growth estimate decays to zero and
+		// the interval goes back to the idle pace, never to the floor.
+		for i := 0; i < 200; i++ {
+			d = h.tick(d)
+			if i >= 20 {
+				require.Equal(t, idle, d, "sample %d of an idle process (soft limit %v)", i, soft)
+			}
+		}
+		h.stop()
+	}
+}
+
+// randomRun is a run in a random state, for the interval property.
+func randomRun(rng *rand.Rand) *run {
+	pick := func(vals ...uint64) uint64 { return vals[rng.IntN(len(vals))] }
+	r := &run{
+		freq:      time.Duration(pick(1, uint64(time.Millisecond), uint64(10*time.Millisecond), uint64(time.Second), uint64(time.Hour), math.MaxInt64)),
+		softLimit: rng.IntN(2) == 0,
+		threshold: pick(0, 1, 9, 10, 1<<20, 1<<40, math.MaxUint64-1, PolicyTempDisabled, rng.Uint64()),
+		lastUsage: pick(0, 1, 1<<20, 1<<40, math.MaxUint64, rng.Uint64()),
+		stuckAt:   pick(0, 0, 1, rng.Uint64()),
+	}
+	switch rng.IntN(5) {
+	case 0:
+		r.rate = 0
+	case 1:
+		r.rate = math.SmallestNonzeroFloat64
+	case 2:
+		r.rate = math.MaxFloat64
+	case 3:
+		r.rate = math.Inf(1)
+	default:
+		r.rate = rng.Float64() * math.Pow(2, float64(rng.IntN(80)))
+	}
+	return r
+}
+
+func checkInterval(t *testing.T, r *run) {
+	t.Helper()
+	d := r.interval()
+	upper := max(r.freq, minInterval)
+	if d < minInterval || d > upper {
+		t.Fatalf("interval %v outside [%v, %v] for freq %v soft %v threshold %d usage %d rate %g stuck %d",
+			d, minInterval, upper, r.freq, r.softLimit, r.threshold, r.lastUsage, r.rate, r.stuckAt)
+	}
+	if r.softLimit && d > softLimitRefresh {
+		t.Fatalf("interval %v above %v while the soft limit is managed", d, softLimitRefresh)
+	}
+}
+
+func TestIntervalBoundsProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		checkInterval(t, randomRun(rng))
+	}
+}
+
+func FuzzInterval(f *testing.F) {
+	f.Add(int64(time.Second), true, uint64(50<<20), uint64(49<<20), 1e-300, uint64(0))
+	f.Add(int64(time.Second), false, uint64(1<<40), uint64(0), 1e-9, uint64(0))
+	f.Add(int64(1), false, uint64(10), uint64(11), 0.0, uint64(11))
+	f.Fuzz(func(t *testing.T, freq int64, soft bool, threshold, usage uint64, rate float64, stuck uint64) {
+		if freq <= 0 || math.IsNaN(rate) || rate < 0 {
+			t.Skip("the loop never holds these: frequency is checked, rate is a max with 0")
+		}
+		checkInterval(t, &run{freq: time.Duration(freq), softLimit: soft, threshold: threshold, lastUsage: usage, rate: rate, stuckAt: stuck})
+	})
+}
+
+// A test written like v1.3.0's: a mock clock advanced by the frequency takes
+// about one sample, not a replay of every 100 ms the mock skipped over.
+func TestMockClockJumpTakesOneSample(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	sampleGap = minInterval // the real pacing, as a program's tests see it
+	h.start(NewWatermarkPolicy(0.5, 0.9), 5*time.Second)
+	h.wait()
+	for i := 1; i <= 3; i++ {
+		h.clock.Add(5 * time.Second)
+		h.wait() // the loop re-armed after its sample
+		assert.Equal(t, uint64(i), Snapshot().Samples, "one sample per Add(5s)")
+	}
+}
