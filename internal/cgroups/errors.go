@@ -20,6 +20,8 @@ var ErrNoMemoryCgroup = errors.New("no memory cgroup found")
 
 // Config says where Open looks for the process's memory cgroup. The zero
 // value means the real host: ProcRoot "/proc", FSRoot "" and this process.
+// The Reader keeps it to look again when the process may have moved (see
+// Reader).
 type Config struct {
 	// ProcRoot is the proc file system root; "" means "/proc". Open reads
 	// <ProcRoot>/<pid>/cgroup and <ProcRoot>/<pid>/mountinfo.

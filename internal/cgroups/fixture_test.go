@@ -85,6 +85,11 @@ func TestOpenFixtures(t *testing.T) {
 				assert.Equal(t, tt.limit, limit)
 			}
 
+			// Limit ran the discovery again: in every case (PID 1, cgroup
+			// namespaces, hybrid hosts) it finds the same directory.
+			assert.Equal(t, 1, r.discoveries)
+			assert.Equal(t, filepath.Join("testdata", tt.name, tt.dir), r.Path(), "after Limit")
+
 			usage, err := r.Usage()
 			if tt.usageErr != "" {
 				assert.ErrorContains(t, err, tt.usageErr)

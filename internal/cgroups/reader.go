@@ -20,7 +20,10 @@ var (
 )
 
 // Reader reads one memory cgroup. It implements source.Source and
-// source.Notifier.
+// source.Notifier. Usage is what the kernel charges the cgroup, page cache
+// included; Reclaimable is the clean file cache, active_file +
+// inactive_file - (dirty + writeback) from memory.stat, clamped at 0; the
+// difference is the working set.
 //
 // A Reader from Open follows the process when it is moved to another cgroup
 // or its cgroup is removed: Limit re-runs the discovery, and so does a failed
@@ -30,7 +33,8 @@ var (
 // stays on its directory.
 //
 // Like any Source it is meant for one goroutine, except Close, which may be
-// called from anywhere, at any time.
+// called from anywhere, at any time, and Version, Path, String and
+// EventsInfo, which are safe from any goroutine.
 type Reader struct {
 	cfg    *Config // nil: opened by OpenDir, never re-discovers
 	events chan struct{}
