@@ -108,6 +108,8 @@ func (g *Group) Command(name string, args ...string) *exec.Cmd {
 
 // Add moves the process pid, which the caller started, into the group by
 // writing it to cgroup.procs. Its memory charged so far stays where it was.
+// For a process from Command, call it once the program runs: a wrapper that
+// has not joined its first group yet would move itself back there.
 func (g *Group) Add(pid int) error {
 	file := filepath.Join(g.Dir, "cgroup.procs")
 	if err := os.WriteFile(file, []byte(strconv.Itoa(pid)), 0o644); err != nil {

@@ -1,9 +1,9 @@
 package cgtest_test
 
 import (
+	"bufio"
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/raulk/go-watchdog/internal/cgtest"
 )
@@ -27,9 +27,17 @@ func ExampleGroup_Add() {
 	}
 	defer to.Remove()
 
-	cmd := from.Command("sleep", "60")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The program says when it runs: Command's wrapper has joined from by
+	// then, so it cannot undo the move.
+	cmd := from.Command("sh", "-c", "echo running; exec sleep 60")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
 		log.Fatal(err)
 	}
 	if err := to.Add(cmd.Process.Pid); err != nil { // sleep now runs in to
