@@ -55,6 +55,7 @@ type BenchResult struct {
 	Wall        float64         `json:"wall_s"`
 	Result      *WorkloadResult `json:"result"`
 	LogHead     string          `json:"log_head"`
+	LogTail     string          `json:"log_tail"`
 	Monitor     *Monitor        `json:"monitor"`
 }
 

@@ -117,6 +117,9 @@ func TestVMBench(t *testing.T) {
 				}
 			} else {
 				line += ": " + r.Detail
+				if r.Outcome == "failed" && r.LogTail != "" {
+					line += "; stderr ends:\n" + r.LogTail + "\n"
+				}
 			}
 			line += fmt.Sprintf(" [memory.events max %d, high %d, oom_kill %d]%s", r.MaxEvents, r.HighEvents, r.OOMKills, fmtMonitor(r.Monitor))
 			t.Log(line)

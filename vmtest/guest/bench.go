@@ -51,6 +51,7 @@ type benchResult struct {
 	Wall        float64         `json:"wall_s"` // start to exit, measured by init
 	Result      json.RawMessage `json:"result,omitempty"`
 	LogHead     string          `json:"log_head,omitempty"` // the first lines of stderr: the watchdog's start-up log
+	LogTail     string          `json:"log_tail,omitempty"` // the last lines of stderr
 	Monitor     *vmtest.Monitor `json:"monitor,omitempty"`  // init's watch of memory.events and the plan's PSI triggers
 }
 
@@ -163,6 +164,7 @@ wait:
 	}
 	errText := lastLine(stderr.String())
 	res.LogHead = head(stderr.String(), 3, 600)
+	res.LogTail = tail(stderr.String(), 4, 800)
 	switch {
 	case ctx.Err() != nil:
 		res.Outcome, res.Detail = "failed", fmt.Sprintf("still running after %v; killed", plan.Timeout)
@@ -211,6 +213,19 @@ func head(s string, n, max int) string {
 		s = s[:max]
 	}
 	return strings.TrimSpace(s)
+}
+
+// tail returns at most the last n lines and max bytes of s.
+func tail(s string, n, max int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > max {
+		s = s[len(s)-max:]
+	}
+	return s
 }
 
 func lastLine(s string) string {

@@ -35,9 +35,12 @@ func (e exitInfo) String() string {
 
 // spawn runs /init with args as a child of init, echoes its output on the
 // console indented under the scenario and collects its "REPORT k v" lines.
-// A child still running at workerBound is killed by pid and reported as an
-// error.
-func spawn(args ...string) (exitInfo, error) {
+// A "STEP <name>" line asks init to act on the running worker: spawn calls
+// control with the worker's pid and the step, then answers on the worker's
+// stdin with "OK <name>" or "FAIL <name> <error>" (see env.step). A nil
+// control fails every step. A child still running at workerBound is killed
+// by pid and reported as an error.
+func spawn(control func(pid int, step string) error, args ...string) (exitInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), workerBound)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/init", args...)
@@ -46,6 +49,12 @@ func spawn(args ...string) (exitInfo, error) {
 		return exitInfo{}, err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		pw.Close()
+		pr.Close()
+		return exitInfo{}, err
+	}
 	if err := cmd.Start(); err != nil {
 		pw.Close()
 		pr.Close()
@@ -61,7 +70,21 @@ func spawn(args ...string) (exitInfo, error) {
 			k, v, _ := strings.Cut(rest, " ")
 			info.report[k] = v
 		}
+		if step, ok := strings.CutPrefix(line, "STEP "); ok {
+			err := fmt.Errorf("no control for step %q", step)
+			if control != nil {
+				err = control(cmd.Process.Pid, step)
+			}
+			answer := "OK " + step
+			if err != nil {
+				answer = "FAIL " + step + " " + oneLine(err.Error())
+				info.report["step_error"] = strings.ReplaceAll(oneLine(err.Error()), " ", "_")
+			}
+			fmt.Printf("  > %s\n", answer)
+			_, _ = fmt.Fprintln(stdin, answer) // a worker that died does not read it
+		}
 	}
+	stdin.Close()
 	pr.Close()
 	werr := cmd.Wait()
 	if ctx.Err() != nil {

@@ -17,7 +17,9 @@ type sampler struct {
 	peak, goOwned, goLimit uint64
 }
 
-func startSampler(e *env) *sampler {
+// startSampler starts sampling; limit is the cgroup's memory limit, near
+// which every new peak is reported at once.
+func startSampler(e *env, limit uint64) *sampler {
 	s := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/total:bytes"},
@@ -41,7 +43,7 @@ func startSampler(e *env) *sampler {
 			metrics.Read(samples)
 			// Near the cap, report each new peak at once: an OOM kill
 			// would lose the final report.
-			loud := cur > capBytes/10*9 && cur >= s.peak+mib/4
+			loud := cur > limit/10*9 && cur >= s.peak+mib/4
 			s.peak = cur
 			s.goOwned = samples[0].Value.Uint64() - samples[1].Value.Uint64()
 			s.goLimit = samples[2].Value.Uint64()

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -17,9 +18,10 @@ const (
 )
 
 // scenario is one in-VM check. setup runs in init and returns the cgroup the
-// worker joins; work runs in the worker process; check runs in init after
-// the worker has ended and judges it from the outside (exit status, the
-// cgroup's OOM counter).
+// worker joins; work runs in the worker process; control, when set, runs in
+// init when the worker asks for a step (env.step), to change its cgroup
+// while it runs; check runs in init after the worker has ended and judges
+// it from the outside (exit status, the cgroup's OOM counter).
 type scenario struct {
 	name         string
 	version      int  // cgroup version the VM mounts
@@ -27,7 +29,11 @@ type scenario struct {
 	needsRAMDisk bool
 	setup        func(s *scenario) (dir string, err error)
 	work         func(e *env) error
-	check        func(s *scenario, dir string, info exitInfo) error
+	control      func(s *scenario, dir string, pid int, step string) error
+	// movedTo, when set, is the cgroup (relative to the version's root)
+	// that control moves the worker to: check and the details look there.
+	movedTo string
+	check   func(s *scenario, dir string, info exitInfo) error
 }
 
 var scenarios = []*scenario{
@@ -48,6 +54,12 @@ var scenarios = []*scenario{
 	{name: "v1-workingset", version: 1, needsRAMDisk: true, setup: capped, work: workingSet, check: survived},
 	// 6: the workload of 1 without the watchdog is OOM-killed: the cap is real.
 	{name: "v2-oomkill", version: 2, setup: capped, work: pressure(false), check: oomKilled},
+	// 7: init moves the running worker to another cgroup with a smaller
+	// limit and removes the first: the watchdog must follow (dynamic.go).
+	{name: "v2-move", version: 2, setup: moveSetup, work: moved, control: moveControl, movedTo: "v2-move-b", check: survived},
+	// 8: init lowers memory.max below what the policy constructor accepts:
+	// the watchdog must follow the limit all the same (dynamic.go).
+	{name: "v2-shrink", version: 2, setup: shrinkSetup, work: shrunk, control: shrinkControl, check: survived},
 }
 
 func lookup(name string) *scenario {
@@ -70,7 +82,14 @@ func (s *scenario) run() (details string, err error) {
 	if s.ns {
 		mode = "enter"
 	}
-	info, err := spawn(mode, s.name, dir)
+	var control func(pid int, step string) error
+	if s.control != nil {
+		control = func(pid int, step string) error { return s.control(s, dir, pid, step) }
+	}
+	info, err := spawn(control, mode, s.name, dir)
+	if s.movedTo != "" {
+		dir = filepath.Join(versionRoot(s.version), s.movedTo)
+	}
 	var kv []string
 	for k, v := range info.report {
 		kv = append(kv, k+"="+strings.ReplaceAll(v, " ", "_"))

@@ -134,25 +134,9 @@ func pressure(withWatchdog bool) func(e *env) error {
 				return fmt.Errorf("CgroupDriven gave the policy a limit of %d bytes; the cap is %d", got, uint64(capBytes))
 			}
 		}
-		smp := startSampler(e)
-		start := time.Now()
-		live := fill(capBytes * livePercent / 100 / chunk)
-		pace, err := churnPace()
-		if err != nil {
+		if err := load(e, capBytes, capBytes*livePercent/100, churnBytes); err != nil {
 			return err
 		}
-		e.report("churn_pace", pace)
-		var ring [4][]byte
-		next := time.Now()
-		for i := 0; i < churnBytes/chunk; i++ {
-			ring[i%len(ring)] = touch(make([]byte, chunk))
-			if next = next.Add(pace); pace > 0 {
-				time.Sleep(time.Until(next))
-			}
-		}
-		runtime.KeepAlive(live)
-		e.report("completed", fmt.Sprintf("%.1fs", time.Since(start).Seconds()))
-		smp.finish(e)
 		if p == nil {
 			return nil
 		}
@@ -162,6 +146,31 @@ func pressure(withWatchdog bool) func(e *env) error {
 		}
 		return nil
 	}
+}
+
+// load holds live bytes of heap, then allocates churn bytes of garbage at
+// the churnPace rate, sampling the cgroup's usage against limit.
+func load(e *env, limit, live, churn uint64) error {
+	smp := startSampler(e, limit)
+	start := time.Now()
+	held := fill(int(live / chunk))
+	pace, err := churnPace()
+	if err != nil {
+		return err
+	}
+	e.report("churn_pace", pace)
+	var ring [4][]byte
+	next := time.Now()
+	for i := uint64(0); i < churn/chunk; i++ {
+		ring[i%uint64(len(ring))] = touch(make([]byte, chunk))
+		if next = next.Add(pace); pace > 0 {
+			time.Sleep(time.Until(next))
+		}
+	}
+	runtime.KeepAlive(held)
+	e.report("completed", fmt.Sprintf("%.1fs", time.Since(start).Seconds()))
+	smp.finish(e)
+	return nil
 }
 
 // churnPace is the time per chunk of garbage: 1/256 s (256 MiB/s, a busy
