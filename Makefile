@@ -2,11 +2,14 @@
 GO            ?= go
 STATICCHECK   := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 CROSS_GOOS    := linux darwin windows freebsd
+# The lowest Go the module supports, as go.mod declares it: mingo builds and
+# tests with exactly that toolchain (fetched through the module proxy).
+MIN_GO        := $(shell awk '/^go /{print $$2}' go.mod)
 
-.PHONY: test unit vet fmtcheck cross apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
+.PHONY: test unit vet fmtcheck cross mingo apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
 
-## test: vet, gofmt, cross-builds, race tests (real cgroups when root), apicheck, dependency budget, prometheus module, bench vet, VM tests
-test: vet fmtcheck cross unit apicheck depcheck prom bench-vet test-vm
+## test: vet, gofmt, cross-builds, tests with the oldest supported Go, race tests (real cgroups when root), apicheck, dependency budget, prometheus module, bench vet, VM tests
+test: vet fmtcheck cross mingo unit apicheck depcheck prom bench-vet test-vm
 
 vet:
 	$(GO) vet ./...
@@ -19,6 +22,12 @@ fmtcheck:
 cross:
 	@for os in $(CROSS_GOOS); do echo "GOOS=$$os go build ./... && go vet ./..."; \
 		GOOS=$$os $(GO) build ./... && GOOS=$$os $(GO) vet ./... || exit 1; done
+
+## mingo: vet and test with the oldest supported toolchain (go.mod's go line)
+mingo:
+	GOTOOLCHAIN=go$(MIN_GO) $(GO) version
+	GOTOOLCHAIN=go$(MIN_GO) $(GO) vet ./...
+	GOTOOLCHAIN=go$(MIN_GO) $(GO) test -count=1 ./...
 
 # The race pass, then a plain verbose pass: the real-cgroup survival test
 # runs only without -race (the race detector's shadow memory is charged to the

@@ -1,14 +1,14 @@
 module github.com/raulk/go-watchdog
 
-go 1.25
+go 1.22.0
 
 require (
 	github.com/benbjohnson/clock v1.3.5
 	github.com/containerd/cgroups/v3 v3.1.3
-	github.com/elastic/gosigar v0.14.4
+	github.com/elastic/gosigar v0.14.3
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
-	golang.org/x/sys v0.40.0
+	golang.org/x/sys v0.30.0
 )
 
 require (

@@ -46,7 +46,7 @@ func benchmark(b *testing.B, read func(*Reader) (uint64, error)) {
 	for name, r := range readers(b) {
 		b.Run(name+"/v"+string(rune('0'+r.Version())), func(b *testing.B) {
 			b.ReportAllocs()
-			for b.Loop() {
+			for i := 0; i < b.N; i++ {
 				if _, err := read(r); err != nil {
 					b.Fatal(err)
 				}

@@ -3,6 +3,7 @@
 package cgroups
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,10 +108,33 @@ func TestOpenFixtures(t *testing.T) {
 
 // copyFixture copies testdata/<name> into a temporary directory so a test
 // can rewrite files, and returns the Config for the copy.
+// copyTree copies the directory tree src into dst (os.CopyFS needs Go 1.23;
+// the module supports 1.22).
+func copyTree(dst, src string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
 func copyFixture(t *testing.T, name string) Config {
 	t.Helper()
 	dst := t.TempDir()
-	require.NoError(t, os.CopyFS(dst, os.DirFS(filepath.Join("testdata", name))))
+	require.NoError(t, copyTree(dst, filepath.Join("testdata", name)))
 	return Config{ProcRoot: filepath.Join(dst, "proc"), FSRoot: dst}
 }
 

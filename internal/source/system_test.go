@@ -31,7 +31,7 @@ func BenchmarkSystemUsage(b *testing.B) {
 	require.NoError(b, err)
 	defer s.Close()
 	b.ReportAllocs()
-	for b.Loop() {
+	for i := 0; i < b.N; i++ {
 		if _, err := s.Usage(); err != nil {
 			b.Fatal(err)
 		}
