@@ -111,7 +111,7 @@ func TestPanickingCallbacksAreRecovered(t *testing.T) {
 
 	for i := 1; i <= 2; i++ {
 		h.src.set(func(f *fakeSource) { f.usage += 60 * mib })
-		d = h.tick(d)
+		h.tick(d)
 		assert.Equal(t, i, h.forced, "a GC is forced at each crossing, panics or not")
 		d = h.gcEnded()
 		waitFor(t, post, "the notifee after the one that panicked")
@@ -140,10 +140,10 @@ func TestBlockedCallbacksDoNotDisarm(t *testing.T) {
 		<-release // blocks until the test ends
 	}))
 	h.start(NewWatermarkPolicy(0.5, 0.9), time.Second)
-	d := h.wait()
+	h.wait()
 	h.gc <- struct{}{}
 	waitFor(t, blocked, "the notifee to block")
-	d = h.wait()
+	d := h.wait()
 
 	// The blocked notifee holds up neither samples nor forced GCs.
 	h.src.set(func(f *fakeSource) { f.usage = 60 * mib })
@@ -174,8 +174,8 @@ func TestBlockedPolicyKeepsThresholdAndStops(t *testing.T) {
 		}), nil
 	}
 	h.start(ctor, time.Second)
-	d := h.wait()
-	d = h.gcEnded() // the second evaluation blocks past its budget
+	h.wait()
+	d := h.gcEnded() // the second evaluation blocks past its budget
 	assert.NotEmpty(t, h.log.find("WARN", "did not answer", "keeping the threshold 50.0 MiB"))
 	before := len(h.softLimits())
 	h.src.set(func(f *fakeSource) { f.usage = 40 * mib })
