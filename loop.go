@@ -59,6 +59,7 @@ func (r *run) loop(ready func(error)) {
 	// polled (forced GC check, limit refresh).
 	next := Clock.Now().Add(r.interval())
 	var sampled time.Time // real time of the last sample
+	cooled := false       // the last wait was the real-time gap after a sample
 	for {
 		select {
 		case <-r.closing: // stopped while busy, e.g. from a callback
@@ -74,9 +75,12 @@ func (r *run) loop(ready func(error)) {
 				gapC = gap.C
 			} else {
 				now := Clock.Now()
-				if now.Sub(next) > minInterval { // the clock jumped: no catch-up
+				if cooled && now.Sub(next) > minInterval {
+					// The clock moved on far more than real time did
+					// (a mock's Add, a resumed VM): no catch-up.
 					next = now.Add(r.interval())
 				}
+				cooled = false
 				d := max(next.Sub(now), 0)
 				timer = Clock.Timer(d)
 				tick, ev = timer.C, events
@@ -96,6 +100,7 @@ func (r *run) loop(ready func(error)) {
 			// A fresh measurement may call for an earlier poll, not a later one.
 			next = minTime(next, Clock.Now().Add(r.interval()))
 		case <-gapC:
+			cooled = true
 		case <-ev:
 			r.count(func(s *Stats) { s.Events++ })
 			r.sample()
