@@ -14,6 +14,9 @@ package watchdog
 func (r *run) tuneHeap(st runtimeStats) bool {
 	used := st.HeapLive
 	ok := r.evaluate(used)
+	if !ok && !r.gogcSet {
+		return false // the first evaluation failed: the run does not start
+	}
 	r.prof.observe(used, r.limit)
 
 	r.rtMu.Lock()

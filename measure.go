@@ -53,6 +53,9 @@ func (r *run) read(f func() (uint64, error)) (v uint64, err error) {
 // leaves the threshold as it was, with a warning once per streak; it
 // reports whether the policy answered.
 func (r *run) evaluate(used uint64) bool {
+	if r.exec.busy() {
+		return false // a forced GC or a policy outlived its budget: no new call until it returns
+	}
 	var next uint64
 	p, scope := r.policy, r.scope
 	if !r.exec.call("policy", func() { next = p.Evaluate(scope, used) }, r.closing) {
