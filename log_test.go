@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -217,4 +218,31 @@ func TestSlogLoggerNilUsesDefault(t *testing.T) {
 	assert.Equal(t, "WARN", lines[0].Level)
 	assert.Equal(t, "through the default 7", lines[0].Msg)
 	assert.Equal(t, "watchdog", lines[0].Component)
+}
+
+func TestSlogLoggerCarriesTheRunsState(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	var buf bytes.Buffer
+	Logger = NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	h.start(NewWatermarkPolicy(0.5, 0.9), time.Second)
+	d := h.wait()
+	h.src.set(func(f *fakeSource) { f.usage = 60 * mib })
+	h.tick(d)
+	h.stop()
+	var forced map[string]any
+	for _, raw := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var line map[string]any
+		require.NoError(t, json.Unmarshal([]byte(raw), &line), raw)
+		if strings.Contains(line["msg"].(string), "forcing GC") {
+			forced = line
+		}
+	}
+	require.NotNil(t, forced, "the forced GC was logged:\n%s", buf.String())
+	assert.Equal(t, "WARN", forced["level"])
+	assert.Equal(t, "cgroup", forced["driver"])
+	assert.Equal(t, "watchdog", forced["component"])
+	assert.EqualValues(t, 100*mib, forced["limit_bytes"])
+	assert.EqualValues(t, 50*mib, forced["threshold_bytes"])
+	assert.Contains(t, forced, "usage_bytes")
+	assert.Contains(t, forced, "soft_limit_bytes")
 }
