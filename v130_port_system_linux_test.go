@@ -3,13 +3,20 @@ package watchdog
 // v1.3.0's TestSystemDriven, on the machine's real memory. v1.3.0 mocked
 // the system memory reader; through the public API the test moves real
 // usage instead, with anonymous mappings outside the Go heap (no GC can free
-// them and the race detector does not shadow them), and picks the limit
-// relative to the usage it finds, with margins of at least 32 MiB either side of
-// every threshold against the noise of other processes.
+// them and the race detector does not shadow them). Other processes move
+// the machine's usage by hundreds of MiB, even a GiB, within seconds, so
+// the test reads usage right before each tick and maps memory until it is
+// a guard of 128 MiB past the threshold. After the forced GC the adaptive
+// threshold lands within noise of the usage, so v1.3.0's third and fourth
+// ticks live in the cgroup port (v130_port_linux_test.go), where usage is
+// the test's own.
 
 import (
 	"fmt"
+	"os"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,8 +29,47 @@ func init() {
 	children["v130-system"] = childV130System
 }
 
-// v130Margin is the system test's margin against other processes: 512 MiB.
-const v130Margin = 512 << 20
+const (
+	// v130Margin is how far the first threshold is from the usage at start:
+	// 512 MiB.
+	v130Margin = 512 << 20
+	// v130Guard is how far usage, read right before a tick, must be from
+	// the threshold: other processes move it by less than that within the
+	// milliseconds before the sample.
+	v130Guard = 128 << 20
+	// v130Chunk is how much the test maps at a time to raise usage.
+	v130Chunk = 64 << 20
+)
+
+// v130SystemUsage reads the machine's used memory as the Linux system
+// driver defines it: MemTotal - MemAvailable.
+func v130SystemUsage() (uint64, error) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	var total, avail uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "MemTotal:":
+			total = v << 10
+		case "MemAvailable:":
+			avail = v << 10
+		}
+	}
+	if total == 0 || avail > total {
+		return 0, fmt.Errorf("/proc/meminfo: MemTotal %d, MemAvailable %d bytes", total, avail)
+	}
+	return total - avail, nil
+}
 
 type v130SysTick struct {
 	Name                string
@@ -45,6 +91,7 @@ type v130SysResult struct {
 	RuntimeForcedCycles uint64
 	RunningAfterStop    bool
 	LostAdvances        int
+	Mapped              int // bytes mapped to cross the threshold
 }
 
 // v130Map maps n bytes of anonymous memory, populated, so the system counts
@@ -64,8 +111,9 @@ func v130Map(n int) ([]byte, error) {
 // childV130System: SystemDriven(u0 + 2 margins, 5 s, adaptive 0.5), so the
 // threshold is u0 + 1 margin. The clock is advanced by 5 s per tick.
 //
-//	tick 1: usage u0: no GC
-//	2 margins mapped; tick 2: u0 + 2 margins: one GC, forced and notified
+//	tick 1: usage under the threshold by a guard: no GC
+//	memory mapped until usage is over it by a guard; tick 2: one GC,
+//	forced and notified
 func childV130System() (any, error) {
 	debug.SetGCPercent(-1) // no runtime GC: every GC below is the watchdog's
 	clk := newV130Clock()
@@ -81,8 +129,8 @@ func childV130System() (any, error) {
 	}
 	probe := Snapshot()
 	stop()
-	if probe.Limit-probe.Usage < 4*v130Margin {
-		res.Skip = fmt.Sprintf("needs 2 GiB of free memory, the machine has %d bytes", probe.Limit-probe.Usage)
+	if probe.Limit-probe.Usage < 8*v130Margin {
+		res.Skip = fmt.Sprintf("needs 4 GiB of free memory, the machine has %d bytes", probe.Limit-probe.Usage)
 		return res, nil
 	}
 
@@ -116,45 +164,68 @@ func childV130System() (any, error) {
 	if err := clk.waitArmed(armed); err != nil {
 		return nil, err
 	}
+	tick := func(name string, forced bool) error {
+		n, err := clk.tick(v130Freq)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if forced {
+			if err := v130WaitChan(name+": the post-GC notification", posted); err != nil {
+				s := Snapshot()
+				return fmt.Errorf("%w (forced GCs %d, usage %d, threshold %d bytes)", err, s.ForcedGCs, s.Usage, s.Threshold)
+			}
+		}
+		s := Snapshot()
+		mu.Lock()
+		defer mu.Unlock()
+		res.Ticks = append(res.Ticks, v130SysTick{
+			Name: name, Samples: n, ForcedGCs: s.ForcedGCs, Usage: s.Usage, Threshold: s.Threshold,
+			NotifyGC: notifyGC, PostGC: postGC,
+			RuntimeForcedCycles: readMetric("/gc/cycles/forced:gc-cycles") - forced0,
+		})
+		return nil
+	}
 	var maps [][]byte
 	defer func() {
 		for _, m := range maps {
 			syscall.Munmap(m)
 		}
 	}()
-	for _, step := range []struct {
-		name   string
-		mapped int // margins mapped before the tick
-		forced bool
-	}{
-		{"tick 1: usage under the threshold", 0, false},
-		{"tick 2: 2 margins mapped, over the threshold", 2, true},
-	} {
-		if step.mapped > 0 {
-			m, err := v130Map(step.mapped * v130Margin)
-			if err != nil {
-				return nil, err
-			}
-			maps = append(maps, m)
+	thr := res.StartThreshold
+
+	// Tick 1: usage, read right before the tick, is a guard under the
+	// threshold: no GC.
+	u, err := v130SystemUsage()
+	if err != nil {
+		return nil, err
+	}
+	if u+v130Guard > thr {
+		res.Skip = fmt.Sprintf("other processes raised the machine's usage from %d to %d bytes within the test's first moments, too close to the threshold %d bytes", res.StartUsage, u, thr)
+		return res, nil
+	}
+	if err := tick("tick 1: usage under the threshold", false); err != nil {
+		return nil, err
+	}
+
+	// Tick 2: map memory until usage, read right before the tick, is a
+	// guard over the threshold: one GC, forced and notified.
+	for u < thr+v130Guard {
+		if len(maps)*v130Chunk >= 3<<30 {
+			res.Skip = fmt.Sprintf("3 GiB mapped and the machine's usage, %d bytes, is still under the threshold %d bytes plus %d: other processes free memory as fast", u, thr, v130Guard)
+			return res, nil
 		}
-		n, err := clk.tick(v130Freq)
+		m, err := v130Map(v130Chunk)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", step.name, err)
+			return nil, err
 		}
-		if step.forced {
-			if err := v130WaitChan(step.name+": the post-GC notification", posted); err != nil {
-				s := Snapshot()
-				return nil, fmt.Errorf("%w (forced GCs %d, usage %d, threshold %d bytes)", err, s.ForcedGCs, s.Usage, s.Threshold)
-			}
+		maps = append(maps, m)
+		if u, err = v130SystemUsage(); err != nil {
+			return nil, err
 		}
-		s := Snapshot()
-		mu.Lock()
-		res.Ticks = append(res.Ticks, v130SysTick{
-			Name: step.name, Samples: n, ForcedGCs: s.ForcedGCs, Usage: s.Usage, Threshold: s.Threshold,
-			NotifyGC: notifyGC, PostGC: postGC,
-			RuntimeForcedCycles: readMetric("/gc/cycles/forced:gc-cycles") - forced0,
-		})
-		mu.Unlock()
+	}
+	res.Mapped = len(maps) * v130Chunk
+	if err := tick("tick 2: usage over the threshold", true); err != nil {
+		return nil, err
 	}
 	stop()
 	res.RunningAfterStop = Snapshot().Running
@@ -197,6 +268,7 @@ func TestV130SystemDriven(t *testing.T) {
 	assert.Equal(t, []string{"NotifyGC", "post"}, res.Order, "NotifyGC runs before the post-GC notifees, as in v1.3.0")
 	assert.Len(t, res.ForcedWarns, 1, "the forced GC is logged at warn level, as in v1.3.0")
 	assert.Empty(t, res.ForcedInfos)
-	t.Logf("limit %d bytes, usage at start %d bytes, %d clock advances repeated", res.Limit, res.StartUsage, res.LostAdvances)
+	t.Logf("limit %d bytes, usage at start %d bytes, %d bytes mapped to cross the threshold, %d clock advances repeated",
+		res.Limit, res.StartUsage, res.Mapped, res.LostAdvances)
 	assert.False(t, res.RunningAfterStop)
 }
