@@ -116,14 +116,14 @@ func childV130Cgroup() (any, error) {
 	if !defaults {
 		// v1.3.0's system test went on past the first GC: the threshold is
 		// now half-way from usage to the limit. A tick with nothing new
-		// allocated forces nothing; retaining 1 MiB past the threshold
+		// allocated forces nothing; retaining 1 to 2 MiB past the threshold
 		// forces the next GC at the next tick.
 		if n, err = clk.tick(v130Freq); err != nil {
 			return nil, err
 		}
 		record(n)
 		s := Snapshot()
-		more := int((s.Threshold-min(s.Usage, s.Threshold))/mib) + 1
+		more := int((s.Threshold-min(s.Usage, s.Threshold)+mib-1)/mib) + 1 // 1 to 2 MiB past it
 		retained = append(retained, allocLive(more)...)
 		if n, err = clk.tick(v130Freq); err != nil {
 			return nil, err
