@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"time"
 )
 
@@ -85,7 +84,7 @@ func (p *profiler) write() (string, error) {
 	if err != nil {
 		return path, err
 	}
-	err = pprof.Lookup("heap").WriteTo(f, 0)
+	err = writeHeapProfile(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,11 +1,11 @@
 package watchdog
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -76,12 +76,15 @@ func profileName(c clock.Clock) string {
 	return c.Now().UTC().Format(time.RFC3339Nano) + ".heap"
 }
 
+// requirePprofFile fails t unless path holds a valid heap profile in
+// pprof's (uncompressed) protobuf format.
 func requirePprofFile(t *testing.T, path string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.Greater(t, len(data), 2, "profile %s is empty", path)
-	assert.True(t, bytes.HasPrefix(data, []byte{0x1f, 0x8b}), "profile %s is not gzip-compressed pprof", path)
+	require.NotEmpty(t, data, "profile %s is empty", path)
+	p := decodeHeapProfile(t, data)
+	assert.Equal(t, int64(runtime.MemProfileRate), p.period, "profile %s", path)
 }
 
 func TestProfilerOnePerEpisode(t *testing.T) {
