@@ -66,7 +66,7 @@ func childHeapProfile() (any, error) {
 // goCommand returns the go command of the toolchain that built this test.
 func goCommand(t *testing.T) string {
 	t.Helper()
-	//lint:ignore SA1019 the root the test was built with is the one whose pprof matches this runtime
+	// The root this test was built with: its pprof matches this runtime.
 	root := runtime.GOROOT()
 	path := filepath.Join(root, "bin", "go")
 	if _, err := os.Stat(path); err == nil {
