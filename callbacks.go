@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -52,47 +53,59 @@ func newInlineExecutor(onPanic func(string, any)) *executor {
 	return &executor{onPanic: onPanic, onDrop: func() {}}
 }
 
-// safely runs fn, recovering a panic and reporting it.
-func (e *executor) safely(what string, fn func()) (panicked bool) {
+// safely runs fn, recovering a panic and reporting it. It returns the
+// panic's value, nil when fn returned.
+func (e *executor) safely(what string, fn func()) (recovered any) {
 	defer func() {
 		if p := recover(); p != nil {
-			panicked = true
+			recovered = p
 			e.onPanic(what, p)
 		}
 	}()
 	fn()
-	return false
+	return nil
+}
+
+// errBusy is call's error while an earlier call still runs.
+var errBusy = errors.New("an earlier callback has not returned yet")
+
+// callErr describes a call that did not complete.
+func callErr(what string, p any) error {
+	if p == nil {
+		return nil
+	}
+	return fmt.Errorf("%s panicked: %v", what, p)
 }
 
 // call runs fn on the calls worker and waits for it, at most callbackBudget,
-// and not past closing. It reports whether fn returned without panicking.
-// While an earlier call is still running past its budget it returns false
-// at once.
-func (e *executor) call(what string, fn func(), closing <-chan struct{}) bool {
+// and not past closing. It returns nil when fn returned, and otherwise says
+// why not: a panic, the budget, the stop, or (at once) an earlier call still
+// running past its budget.
+func (e *executor) call(what string, fn func(), closing <-chan struct{}) error {
 	if e.calls == nil {
-		return !e.safely(what, fn)
+		return callErr(what, e.safely(what, fn))
 	}
 	if e.busy() {
-		return false
+		return errBusy
 	}
-	ok := false
+	var p any
 	t := &task{done: make(chan struct{})}
-	t.fn = func() { ok = !e.safely(what, fn) } // ok is read only after done
+	t.fn = func() { p = e.safely(what, fn) } // p is read only after done
 	select {
 	case e.calls.tasks <- t:
 	default:
-		return false
+		return errBusy
 	}
 	budget := time.NewTimer(callbackBudget)
 	defer budget.Stop()
 	select {
 	case <-t.done:
-		return ok
+		return callErr(what, p)
 	case <-closing:
-		return false
+		return errStopped
 	case <-budget.C:
 		e.pending = t.done
-		return false
+		return fmt.Errorf("%s did not return within %v", what, callbackBudget)
 	}
 }
 

@@ -176,7 +176,7 @@ func TestBlockedPolicyKeepsThresholdAndStops(t *testing.T) {
 	h.start(ctor, time.Second)
 	h.wait()
 	d := h.gcEnded() // the second evaluation blocks past its budget
-	assert.NotEmpty(t, h.log.find("WARN", "did not answer", "keeping the threshold 50.0 MiB"))
+	assert.NotEmpty(t, h.log.find("WARN", "the policy did not return within", "keeping the threshold 50.0 MiB"))
 	before := len(h.softLimits())
 	h.src.set(func(f *fakeSource) { f.usage = 40 * mib })
 	h.tick(d)

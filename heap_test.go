@@ -61,7 +61,7 @@ func childHeapGOGCOff() (any, error) {
 		debug.SetGCPercent(100)
 		runtime.GC()
 	}
-	if l := log.find("INFO", "heap watchdog started"); len(l) > 0 {
+	if l := log.find("INFO", "heap watchdog started", "watermark policy"); len(l) > 0 {
 		res.StartLine = l[0]
 	}
 	return res, nil

@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -146,7 +147,7 @@ func (r *run) init() error {
 	r.prof = r.newProfiler()
 	if r.src == nil {
 		if !r.tuneHeap(st) {
-			return errFirstEvaluation
+			return fmt.Errorf("%w: %v", errFirstEvaluation, r.policyErr)
 		}
 		r.logStart()
 		return nil
@@ -157,7 +158,7 @@ func (r *run) init() error {
 		r.readFailed(err)
 	}
 	if !r.evaluate(used) {
-		return errFirstEvaluation
+		return fmt.Errorf("%w: %v", errFirstEvaluation, r.policyErr)
 	}
 	r.logStart()
 	r.afterMeasure(used, st)
@@ -278,8 +279,8 @@ func (r *run) refreshLimit(used uint64) {
 		return
 	}
 	var policy Policy
-	if !r.exec.call("policy constructor", func() { policy, err = buildPolicy(r.ctor, limit) }, r.closing) {
-		return
+	if r.exec.call("the policy constructor", func() { policy, err = buildPolicy(r.ctor, limit) }, r.closing) != nil {
+		return // buildPolicy recovers panics; a constructor that blocks is tried at the next refresh
 	}
 	if err != nil {
 		r.rejected = limit

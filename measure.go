@@ -58,15 +58,15 @@ func (r *run) evaluate(used uint64) bool {
 	}
 	var next uint64
 	p, scope := r.policy, r.scope
-	if !r.exec.call("policy", func() { next = p.Evaluate(scope, used) }, r.closing) {
-		if !r.policyErr {
-			r.log(levelWarn, "the policy failed to evaluate %s usage %s (it panicked, or did not answer within %v); keeping the threshold %s",
-				r.scope, fmtSize(used), callbackBudget, fmtThreshold(r.threshold))
+	if err := r.exec.call("the policy", func() { next = p.Evaluate(scope, used) }, r.closing); err != nil {
+		if r.policyErr == nil {
+			r.log(levelWarn, "evaluating %s usage %s: %v; keeping the threshold %s",
+				r.scope, fmtSize(used), err, fmtThreshold(r.threshold))
 		}
-		r.policyErr = true
+		r.policyErr = err
 		return false
 	}
-	r.policyErr = false
+	r.policyErr = nil
 	if next != r.threshold {
 		r.log(levelDebug, "%s usage %s of limit %s: next GC at %s", r.scope, fmtSize(used), fmtSize(r.limit), fmtThreshold(next))
 	}

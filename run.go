@@ -69,7 +69,7 @@ type run struct {
 	srcName     string
 	sourceErr   bool // last usage read failed; logs once per streak
 	reclaimErr  bool // last reclaimable read failed; logs once per streak
-	policyErr   bool // last policy evaluation failed; logs once per streak
+	policyErr   error // why the last policy evaluation failed; logs once per streak
 	gcStart     uint64
 
 	statsMu sync.Mutex

@@ -249,3 +249,11 @@ func TestPolicyMayCallSnapshot(t *testing.T) {
 	assert.True(t, seen[0].Running)
 	assert.Equal(t, uint64(100*mib), seen[1].Limit)
 }
+
+func TestFirstEvaluationErrorSaysWhy(t *testing.T) {
+	err, stop := SystemDriven(100, time.Second, func(uint64) (Policy, error) { return panicPolicy{}, nil })
+	require.Error(t, err)
+	assert.Nil(t, stop)
+	assert.ErrorIs(t, err, errFirstEvaluation)
+	assert.Contains(t, err.Error(), "the policy panicked: policy exploded")
+}
