@@ -60,11 +60,17 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 }
 
 // reserve is the room to keep under limit: the base reserve, or what one
-// cycle allocates if more, at most a quarter of the limit.
-func (a *allocTracker) reserve(limit uint64) uint64 {
+// cycle allocates if more, but no more than a quarter of the limit nor half
+// of room, the memory left for the heap to grow into (limit less the
+// memory outside the Go runtime and the live heap). A reserve that ate the
+// heap's room would make the runtime collect back to back, and its GC CPU
+// limiter then lets the heap overshoot the soft limit it was meant to keep:
+// a reserve sized by the cycle length alone, in an emulated VM where cycles
+// are slow, cost 10 times the GCs and still reached the limit.
+func (a *allocTracker) reserve(limit, room uint64) uint64 {
 	r := softLimitReserve(limit)
 	if during := a.rate * a.cycle; during > float64(r) {
-		r = uint64(min(during, float64(limit/4)))
+		r = max(r, uint64(min(during, float64(limit/4), float64(room/2))))
 	}
 	return r
 }
@@ -84,12 +90,15 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 		return
 	}
 	r.alloc.update(st, Clock.Now())
-	reserve := r.alloc.reserve(r.limit)
-	target := r.limit - reserve
-	var outside uint64
+	var outside, room uint64
 	if used > st.Owned {
 		outside = used - st.Owned
 	}
+	if taken := outside + st.HeapLive; taken < r.limit {
+		room = r.limit - taken
+	}
+	reserve := r.alloc.reserve(r.limit, room)
+	target := r.limit - reserve
 	soft := softLimitFloor(r.limit)
 	if target > outside+soft {
 		soft = target - outside
