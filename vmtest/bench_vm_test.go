@@ -47,7 +47,9 @@ var benchScenarios = []struct {
 
 // benchStrategies are bench/runner/strategies.go's: the workload build and
 // its -strategy value.
-var benchStrategies = []struct{ name, build, flag string }{
+type benchStrategy struct{ name, build, flag string }
+
+var benchStrategies = []benchStrategy{
 	{"none", "this", "none"},
 	{"gomemlimit", "this", "gomemlimit"},
 	{"v130", "v130", "watchdog"},
@@ -60,6 +62,9 @@ var benchStrategies = []struct{ name, build, flag string }{
 //
 //	cd vmtest && VMTEST_BENCH=1 VMTEST_BENCH_OUT=/tmp/vmbench.md go test -tags vmtest -run TestVMBench -count=1 -v -timeout 20m .
 //
+// VMTEST_BENCH_BASE=<checkout> adds a strategy "base": the watchdog built
+// from that checkout of this repository, interleaved with the others in the
+// same VMs, for an A/B comparison with "this".
 // VMTEST_BENCH_RUNS (default 3) sets the runs per cell, VMTEST_BENCH_SCENARIOS
 // (default offheap,offheap-growing,spike,heaponly) the scenarios, VMTEST_LOGDIR keeps the
 // serial logs. The tables go to the test log and to $VMTEST_BENCH_OUT.
@@ -83,6 +88,10 @@ func TestVMBench(t *testing.T) {
 	require.NotEmpty(t, scens, "VMTEST_BENCH_SCENARIOS=%s matches none", os.Getenv("VMTEST_BENCH_SCENARIOS"))
 
 	bv := newBenchVM(t)
+	strategies := benchStrategies
+	if bv.files["/bench/workload-base"] != nil {
+		strategies = append(strategies[:len(strategies):len(strategies)], benchStrategy{"base", "base", "watchdog"})
+	}
 	var all []BenchResult
 	t0 := time.Now()
 	for _, sc := range scens {
@@ -95,7 +104,7 @@ func TestVMBench(t *testing.T) {
 		// Interleaved as the host runner does: run 1 of every strategy,
 		// then run 2, ...
 		for run := 1; run <= runs; run++ {
-			for _, st := range benchStrategies {
+			for _, st := range strategies {
 				plan.Runs = append(plan.Runs, BenchRun{
 					Scenario: sc.name, Strategy: st.name, Run: run,
 					Bin: "/bench/workload-" + st.build,
@@ -140,8 +149,8 @@ func TestVMBench(t *testing.T) {
 		"Whole benchmark: %.0f s of wall time.\n\n"+
 		"```sh\ncd vmtest && ./setup.sh && VMTEST_BENCH=1 VMTEST_BENCH_OUT=/tmp/vmbench.md go test -tags vmtest -run TestVMBench -count=1 -v -timeout 20m .\n```\n\n",
 		bv.kernel.Release, benchVMMiB, benchCapMiB, runs, benchChurnMiB, benchDuration, time.Since(t0).Seconds())
-	names := make([]string, len(benchStrategies))
-	for i, st := range benchStrategies {
+	names := make([]string, len(strategies))
+	for i, st := range strategies {
 		names[i] = st.name
 	}
 	for _, sc := range scens {

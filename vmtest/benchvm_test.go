@@ -28,7 +28,8 @@ var psiTriggers = []string{"some 150000 2000000", "some 50000 500000", "some 100
 // workload of bench/ built twice, against this repository and against
 // v1.3.0. VMTEST_BENCH_REPO names another checkout of this repository to
 // build workload-this from (to measure a change without committing it);
-// the default is the enclosing one.
+// the default is the enclosing one. VMTEST_BENCH_BASE names a checkout to
+// build a third workload from, /bench/workload-base, for A/B runs.
 type benchVM struct {
 	kernel Kernel
 	qemu   string
@@ -69,6 +70,10 @@ func newBenchVM(t *testing.T) *benchVM {
 		"/bench/workload-this": build(filepath.Join(repo, "bench"), filepath.Join(bv.work, "workload-this"), "./workload"),
 		"/bench/workload-v130": build("../bench", filepath.Join(bv.work, "workload-v130"),
 			"-tags", "watchdog_v130", "-modfile", "go.v130.mod", "./workload"),
+	}
+	if base := os.Getenv("VMTEST_BENCH_BASE"); base != "" {
+		t.Logf("workload-base built from %s (VMTEST_BENCH_BASE)", base)
+		bv.files["/bench/workload-base"] = build(filepath.Join(base, "bench"), filepath.Join(bv.work, "workload-base"), "./workload")
 	}
 	return bv
 }
