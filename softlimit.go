@@ -27,13 +27,21 @@ func softLimitFloor(limit uint64) uint64 {
 // of a cycle, estimated from the mark workers' CPU time per cycle over the
 // GC's 25% share of GOMAXPROCS.
 type allocTracker struct {
-	at      time.Time
-	allocs  uint64
+	at      time.Time // start of the current rate window
+	allocs  uint64    // bytes allocated at that time
 	cycles  uint64
 	markCPU float64
 	rate    float64 // bytes per second
 	cycle   float64 // seconds
+	held    uint64  // the reserve last returned; it falls back slowly
+	heldAt  time.Time
 }
+
+// rateWindow is the shortest span the allocation rate is measured over:
+// over a few milliseconds (between two GCs of a storm) allocation is bursty,
+// and its peaks would inflate the reserve, lower the soft limit and so bring
+// more GCs.
+const rateWindow = 250 * time.Millisecond
 
 // maxCycle bounds the cycle estimate: a mark phase longer than this is
 // an outlier (a stopped process, a suspended VM) not to be planned for.
@@ -44,9 +52,9 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 		a.at, a.allocs, a.cycles, a.markCPU = now, st.Allocs, st.GCCycles, st.MarkCPU
 		return
 	}
-	if dt := now.Sub(a.at).Seconds(); dt > 0 && st.Allocs >= a.allocs {
-		inst := float64(st.Allocs-a.allocs) / dt
-		a.rate = max(inst, a.rate*math.Exp2(-dt))
+	if dt := now.Sub(a.at); dt >= rateWindow && st.Allocs >= a.allocs {
+		secs := dt.Seconds()
+		a.rate = max(float64(st.Allocs-a.allocs)/secs, a.rate*math.Exp2(-secs))
 		a.at, a.allocs = now, st.Allocs
 	}
 	if st.GCCycles > a.cycles {
@@ -67,11 +75,23 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 // limiter then lets the heap overshoot the soft limit it was meant to keep:
 // a reserve sized by the cycle length alone, in an emulated VM where cycles
 // are slow, cost 10 times the GCs and still reached the limit.
-func (a *allocTracker) reserve(limit, room uint64) uint64 {
+//
+// It rises at once and falls back by at most 1/64 of the limit per second:
+// the estimates wobble from one sample to the next, and each lower soft
+// limit can start a GC at once, so a reserve that followed the wobble would
+// bring GCs of its own.
+func (a *allocTracker) reserve(limit, room uint64, now time.Time) uint64 {
 	r := softLimitReserve(limit)
 	if during := a.rate * a.cycle; during > float64(r) {
 		r = max(r, uint64(min(during, float64(limit/4), float64(room/2))))
 	}
+	if r < a.held {
+		fall := uint64(float64(limit/64) * max(now.Sub(a.heldAt).Seconds(), 0))
+		if a.held-r > fall {
+			return a.held // not yet: heldAt stays, so the allowance grows
+		}
+	}
+	a.held, a.heldAt = r, now
 	return r
 }
 
@@ -97,7 +117,7 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if taken := outside + st.HeapLive; taken < r.limit {
 		room = r.limit - taken
 	}
-	reserve := r.alloc.reserve(r.limit, room)
+	reserve := r.alloc.reserve(r.limit, room, Clock.Now())
 	target := r.limit - reserve
 	soft := softLimitFloor(r.limit)
 	if target > outside+soft {
