@@ -68,13 +68,14 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 }
 
 // reserve is the room to keep under limit: the base reserve, or what one
-// cycle allocates if more, but no more than a quarter of the limit nor half
-// of room, the memory left for the heap to grow into (limit less the
-// memory outside the Go runtime and the live heap). A reserve that ate the
-// heap's room would make the runtime collect back to back, and its GC CPU
-// limiter then lets the heap overshoot the soft limit it was meant to keep:
-// a reserve sized by the cycle length alone, in an emulated VM where cycles
-// are slow, cost 10 times the GCs and still reached the limit.
+// cycle allocates if more, but no more than a quarter of the limit nor a
+// quarter of room, the memory left for the heap to grow into (limit less
+// the memory outside the Go runtime and the live heap). A reserve that ate
+// the heap's room would make the runtime collect back to back, and its GC
+// CPU limiter then lets the heap overshoot the soft limit it was meant to
+// keep: in the cgroup v2 VM (emulated, so GC cycles are slow), a reserve
+// sized by the cycle length alone cost 10 times the GCs, and one capped at
+// half the room still 2 times, without keeping runs off memory.max.
 //
 // It rises at once and falls back by at most 1/64 of the limit per second:
 // the estimates wobble from one sample to the next, and each lower soft
@@ -83,7 +84,7 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 func (a *allocTracker) reserve(limit, room uint64, now time.Time) uint64 {
 	r := softLimitReserve(limit)
 	if during := a.rate * a.cycle; during > float64(r) {
-		r = max(r, uint64(min(during, float64(limit/4), float64(room/2))))
+		r = max(r, uint64(min(during, float64(limit/4), float64(room/4))))
 	}
 	if r < a.held {
 		fall := uint64(float64(limit/64) * max(now.Sub(a.heldAt).Seconds(), 0))

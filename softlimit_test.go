@@ -31,14 +31,14 @@ func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
 	}
 	assert.InDelta(t, 60*mib, fresh(limit, limit), mib, "what one cycle allocates")
 	assert.Equal(t, uint64(32*mib), fresh(limit/2, limit), "at most a quarter of the (128 MiB) limit")
-	assert.Equal(t, uint64(38*mib), fresh(limit, 76*mib), "at most half the heap's room")
+	assert.Equal(t, uint64(20*mib), fresh(limit, 80*mib), "at most a quarter of the heap's room")
 	assert.Equal(t, uint64(16*mib), fresh(limit, 10*mib), "never below the base reserve")
 
 	// Held: it rises at once, and falls back by at most limit/64 a second.
 	now := t0.Add(250 * time.Millisecond)
 	assert.InDelta(t, 60*mib, a.reserve(limit, limit, now), mib)
-	assert.InDelta(t, 60*mib, a.reserve(limit, 76*mib, now.Add(time.Second)), mib, "38 MiB is 22 MiB lower: not after one second")
-	assert.Equal(t, uint64(38*mib), a.reserve(limit, 76*mib, now.Add(6*time.Second)), "after 22/4 seconds")
+	assert.InDelta(t, 60*mib, a.reserve(limit, 80*mib, now.Add(time.Second)), mib, "20 MiB is 40 MiB lower: not after one second")
+	assert.Equal(t, uint64(20*mib), a.reserve(limit, 80*mib, now.Add(11*time.Second)), "after 40/4 seconds")
 
 	// Allocation stops: the rate halves every second.
 	a.update(st, t0.Add(2250*time.Millisecond))
