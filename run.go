@@ -198,7 +198,7 @@ func (r *run) exit(ready func(error), stopGC func()) {
 	close(r.done)
 }
 
-var errStopped = errors.New("watchdog: stopped before it started")
+var errStopped = errors.New("watchdog: stopped")
 
 // callbackPanicked reports a panic recovered from the program's code.
 func (r *run) callbackPanicked(what string, p any) {
