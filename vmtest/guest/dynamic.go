@@ -65,8 +65,8 @@ func await(ok func(watchdog.Stats) bool) (watchdog.Stats, time.Duration, error) 
 			return s, time.Since(start), nil
 		}
 		if time.Since(start) > followBound {
-			return s, time.Since(start), fmt.Errorf("Snapshot still shows limit %d bytes, soft limit %d bytes, source %q after %v",
-				s.Limit, s.SoftLimit, s.Source, followBound)
+			return s, time.Since(start), fmt.Errorf("after %v Snapshot still shows limit %d bytes, soft limit %d bytes, source %q",
+				followBound, s.Limit, s.SoftLimit, s.Source)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
