@@ -93,9 +93,9 @@ var (
 
 	// KernelEvents, when true (the default), lets CgroupDriven wake on the
 	// kernel's memory events instead of waiting for its next poll: a cgroup
-	// v1 usage threshold armed at the policy's threshold, cgroup v2
-	// memory.events changes and PSI memory pressure. Polling stays the
-	// fallback. Set it to false before starting to poll only.
+	// v1 usage threshold armed at the policy's threshold, and cgroup v2
+	// memory.events changes (high, max, oom). Polling stays the fallback.
+	// Set it to false before starting to poll only.
 	KernelEvents = true
 )
 

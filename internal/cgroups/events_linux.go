@@ -30,8 +30,7 @@ func initialEventsInfo(version int) string {
 
 // Events returns the channel that receives a value when the kernel reports
 // that usage crossed the armed threshold (v1) or that memory.events counted
-// a high, max, oom or oom_kill event or the memory.pressure trigger fired
-// (v2). It has a buffer of one, sends never block, and it is never closed;
+// a high, max, oom or oom_kill event (v2). It has a buffer of one, sends never block, and it is never closed;
 // it stays the same when the Reader moves to another cgroup. On v2 the
 // first call starts the watcher goroutine; see EventsInfo.
 func (r *Reader) Events() <-chan struct{} {
@@ -51,7 +50,7 @@ func (r *Reader) startWatcher() {
 	}
 	dir := r.cur.loc.dir
 	var info string
-	r.ev.watch, info = startWatcher(filepath.Join(dir, v2Events), filepath.Join(dir, v2Pressure), r.events)
+	r.ev.watch, info = startWatcher(filepath.Join(dir, v2Events), r.events)
 	r.ev.info = "cgroup v2: " + info
 }
 
@@ -144,4 +143,3 @@ func onFS(path string, magic int64) bool {
 	return unix.Statfs(path, &st) == nil && int64(st.Type) == magic
 }
 
-func closeFD(fd int) error { return unix.Close(fd) }

@@ -6,10 +6,9 @@ import "bytes"
 
 // cgroup v2 memory controller files.
 const (
-	v2Usage    = "memory.current"
-	v2Limit    = "memory.max"
-	v2Events   = "memory.events"
-	v2Pressure = "memory.pressure"
+	v2Usage  = "memory.current"
+	v2Limit  = "memory.max"
+	v2Events = "memory.events"
 )
 
 // parseV2Limit parses memory.max: "max" becomes MaxUint64, as do values
