@@ -25,7 +25,7 @@ const (
 var limitRefresh = 5 * time.Second
 
 // sampleGap is the least real (monotonic) time between the end of one
-// sample and the next timer-driven or event-driven one. It never binds with
+// sample and the next timer-driven one (kernel events are not held back). It never binds with
 // a real Clock, whose intervals are at least minInterval; it keeps a Clock
 // that jumps (a mock's Add, a resumed VM) from replaying a burst of
 // catch-up samples. Loop tests on a mock clock set it to 0.
@@ -71,6 +71,7 @@ func (r *run) loop(ready func(error)) {
 		var tick, gapC <-chan time.Time
 		var ev <-chan struct{}
 		if r.src != nil {
+			ev = events // kernel events do not come from Clock: never held back
 			if wait := sampleGap - time.Since(sampled); wait > 0 {
 				resetTimer(gap, wait)
 				gapC = gap.C
@@ -84,7 +85,7 @@ func (r *run) loop(ready func(error)) {
 				cooled = false
 				d := max(next.Sub(now), 0)
 				timer = Clock.Timer(d)
-				tick, ev = timer.C, events
+				tick = timer.C
 				if testHookWait != nil {
 					testHookWait(d)
 				}
