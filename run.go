@@ -67,8 +67,8 @@ type run struct {
 	alloc       allocTracker
 	prof        *profiler
 	srcName     string
-	sourceErr   bool // last usage read failed; logs once per streak
-	reclaimErr  bool // last reclaimable read failed; logs once per streak
+	sourceErr   bool  // last usage read failed; logs once per streak
+	reclaimErr  bool  // last reclaimable read failed; logs once per streak
 	policyErr   error // why the last policy evaluation failed; logs once per streak
 	gcStart     uint64
 

@@ -142,4 +142,3 @@ func onFS(path string, magic int64) bool {
 	var st unix.Statfs_t
 	return unix.Statfs(path, &st) == nil && int64(st.Type) == magic
 }
-

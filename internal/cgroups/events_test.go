@@ -66,4 +66,3 @@ func TestArmV1OffCgroupFS(t *testing.T) {
 	assert.NoError(t, r.Arm(0))
 	assert.Contains(t, r.EventsInfo(), "no threshold armed")
 }
-
