@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -59,6 +60,10 @@ func (r *run) evaluate(used uint64) bool {
 	var next uint64
 	p, scope := r.policy, r.scope
 	if err := r.exec.call("the policy", func() { next = p.Evaluate(scope, used) }, r.closing); err != nil {
+		if errors.Is(err, errStopped) {
+			r.policyErr = err
+			return false // stopping: nothing to warn about
+		}
 		if r.policyErr == nil {
 			r.log(levelWarn, "evaluating %s usage %s: %v; keeping the threshold %s",
 				r.scope, fmtSize(used), err, fmtThreshold(r.threshold))
