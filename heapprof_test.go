@@ -88,7 +88,7 @@ func TestHeapProfileChild(t *testing.T) {
 
 	t.Run("go tool pprof reads it", func(t *testing.T) {
 		cmd := exec.Command(goCommand(t), "tool", "pprof", "-top", "-sample_index=inuse_space", "-unit=B", path)
-		out, err := cmd.CombinedOutput()
+		out, err := childOutput(cmd)
 		require.NoError(t, err, "%s", out)
 		var flat int64 = -1
 		for _, line := range strings.Split(string(out), "\n") {

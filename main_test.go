@@ -1,12 +1,15 @@
 package watchdog
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -28,12 +31,27 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// childTimeout bounds a child scenario. Past it the child prints every
+// goroutine's stack and exits, so a deadlock fails the test that started it,
+// with the stacks that show where, instead of timing the whole package out.
+// childKill is the parent's bound, for a child too stuck to do that.
+const (
+	childTimeout = 2 * time.Minute
+	childKill    = childTimeout + 30*time.Second
+)
+
 func runChild(name string) int {
 	f, ok := children[name]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "unknown child scenario %q\n", name)
 		return 2
 	}
+	time.AfterFunc(childTimeout, func() {
+		buf := make([]byte, 4<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		fmt.Fprintf(os.Stderr, "child %s: no result after %v; goroutines:\n%s\n", name, childTimeout, buf)
+		os.Exit(3)
+	})
 	res, err := f()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "child %s failed: %v\n", name, err)
@@ -51,8 +69,49 @@ func runChild(name string) int {
 // childCommand is the command that re-runs this test binary as scenario name.
 func childCommand(name string, env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), childEnv+"="+name), env...)
+	cmd.Env = append(childEnviron(name), env...)
 	return cmd
+}
+
+// childEnviron is the environment of a child running scenario name. A race
+// build sleeps a second at exit, for reports from other threads; children
+// report through their exit status, so they skip it.
+func childEnviron(name string) []string {
+	race := "atexit_sleep_ms=0"
+	if v := os.Getenv("GORACE"); v != "" {
+		race = v + " " + race
+	}
+	return append(os.Environ(), childEnv+"="+name, "GORACE="+race)
+}
+
+// startChild starts cmd and kills it (its own process, by pid) if it has not
+// exited after childKill. wait waits for it and says whether it was killed.
+func startChild(cmd *exec.Cmd) (wait func() error, err error) {
+	cmd.WaitDelay = 10 * time.Second // a leaked grandchild must not hold the pipes
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	timer := time.AfterFunc(childKill, func() { _ = cmd.Process.Kill() })
+	return func() error {
+		err := cmd.Wait()
+		if !timer.Stop() {
+			return fmt.Errorf("child killed after %v without exiting (%v)", childKill, err)
+		}
+		return err
+	}, nil
+}
+
+// childOutput runs cmd as startChild does and returns its stdout and stderr
+// together, like CombinedOutput.
+func childOutput(cmd *exec.Cmd) ([]byte, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	wait, err := startChild(cmd)
+	if err != nil {
+		return nil, err
+	}
+	err = wait()
+	return out.Bytes(), err
 }
 
 // decodeChild finds the result line in a child's output and decodes it.
@@ -70,7 +129,7 @@ func decodeChild(t *testing.T, out []byte, res any) {
 // runChildTest runs scenario name in a fresh process and decodes its result.
 func runChildTest(t *testing.T, name string, res any, env ...string) {
 	t.Helper()
-	out, err := childCommand(name, env...).CombinedOutput()
+	out, err := childOutput(childCommand(name, env...))
 	require.NoError(t, err, "child %s:\n%s", name, out)
 	decodeChild(t, out, res)
 }

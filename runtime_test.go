@@ -59,14 +59,43 @@ func gcAndWait(n int) error {
 		}
 	})()
 	for i := 0; i < n; i++ {
-		runtime.GC()
-		select {
-		case <-seen:
-		case <-time.After(testTimeout):
-			return fmt.Errorf("the watchdog did not observe GC %d", i+1)
+		if err := gcUntil(fmt.Sprintf("the watchdog to observe GC %d", i+1), func() bool {
+			select {
+			case <-seen:
+				return true
+			case <-time.After(gcRetry):
+				return false
+			}
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// gcRetry is how long gcUntil waits for the watchdog after each GC.
+const gcRetry = 500 * time.Millisecond
+
+// gcUntil runs a GC and polls cond for gcRetry, again and again until cond
+// holds, for at most testTimeout. One GC is not always enough: the end of a
+// cycle is seen through a finalizer, and the object it is set on next is
+// allocated live (black) if another cycle is already marking, so that
+// cycle's end is reported only with the one after it. A program that
+// allocates always has a next cycle; a test that stops allocating has to
+// run it.
+func gcUntil(what string, cond func() bool) error {
+	deadline := time.Now().Add(testTimeout)
+	for {
+		runtime.GC()
+		for poll := time.Now().Add(gcRetry); time.Now().Before(poll); time.Sleep(time.Millisecond) {
+			if cond() {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", testTimeout, what)
+		}
+	}
 }
 
 func childHeapGOGC() (any, error) {
@@ -200,11 +229,7 @@ func childForcedGCCount() (any, error) {
 		<-postC
 	}
 	pre, post = 0, 0
-	runtime.GC()
-	select {
-	case <-postC:
-	case <-time.After(testTimeout):
-	}
+	_ = gcUntil("a post-GC notification", func() bool { return len(postC) > 0 }) // a miss shows in the counts
 	stop()
 	res.PostOnRuntimeGC, res.PreOnRuntimeGC = post, pre
 	testHookWait = nil

@@ -84,8 +84,7 @@ func childV130HeapDriven() (any, error) {
 	retained := allocLive(100)
 	// One more GC, handled by the watchdog, so the GOGC read below is its
 	// answer to the full 100 MiB.
-	runtime.GC()
-	if err := v130WaitUntil("the watchdog to see 100 MiB live", func() bool { return Snapshot().Usage >= 100*mib }); err != nil {
+	if err := gcUntil("the watchdog to see 100 MiB live", func() bool { return Snapshot().Usage >= 100*mib }); err != nil {
 		stop()
 		return nil, err
 	}
@@ -159,8 +158,7 @@ func childV130Heapdump() (any, error) {
 	// gc runs a GC and waits until the watchdog has measured the live heap
 	// on the expected side of 50%.
 	gc := func(above bool) error {
-		runtime.GC()
-		return v130WaitUntil(fmt.Sprintf("the watchdog to see the live heap above 50%%: %v", above), func() bool {
+		return gcUntil(fmt.Sprintf("the watchdog to see the live heap above 50%%: %v", above), func() bool {
 			return (Snapshot().Usage >= v130Limit/2) == above
 		})
 	}

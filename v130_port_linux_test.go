@@ -151,7 +151,7 @@ func runV130Cgroup(t *testing.T, env ...string) v130CgroupResult {
 	t.Helper()
 	g, cmd := cgroupChild(t, "watchdog-v130", v130CgroupLimit, "v130-cgroup")
 	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.CombinedOutput()
+	out, err := childOutput(cmd)
 	kills, kerr := g.OOMKills()
 	require.NoError(t, kerr)
 	require.NoError(t, err, "the child must survive in 32 MiB (OOM kills: %d):\n%s", kills, out)

@@ -97,7 +97,7 @@ func TestCgroupDrivenActiveCacheIsReclaimable(t *testing.T) {
 	g, cmd := cgroupChild(t, "watchdog-active-cache", limit, "cgroup-active-cache")
 	file := filepath.Join(t.TempDir(), "cache")
 	cmd.Env = append(cmd.Env, "WATCHDOG_TEST_GROUP="+g.Dir, "WATCHDOG_TEST_CACHE_FILE="+file)
-	out, err := cmd.CombinedOutput()
+	out, err := childOutput(cmd)
 	require.NoError(t, err, "%s", out)
 	var res activeCacheResult
 	decodeChild(t, out, &res)

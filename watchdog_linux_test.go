@@ -112,7 +112,7 @@ func cgroupChild(t *testing.T, name string, limit uint64, scenario string) (*cgt
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
 	cmd := g.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+scenario)
+	cmd.Env = childEnviron(scenario)
 	return g, cmd
 }
 
@@ -134,7 +134,7 @@ func TestCgroupDrivenRealLimit(t *testing.T) {
 	limit := uint64(64 << 20)
 	g, cmd := cgroupChild(t, "watchdog-limited", limit, "cgroup-workload")
 	cmd.Env = append(cmd.Env, "WATCHDOG_TEST_USAGE_FILE="+filepath.Join(g.Dir, "memory.usage_in_bytes"))
-	out, err := cmd.CombinedOutput()
+	out, err := childOutput(cmd)
 	kills, kerr := g.OOMKills()
 	require.NoError(t, kerr)
 	require.NoError(t, err, "the child must survive (oom kills: %d):\n%s", kills, out)
@@ -153,7 +153,7 @@ func TestCgroupDrivenRealLimit(t *testing.T) {
 
 func TestCgroupDrivenRealNoLimit(t *testing.T) {
 	_, cmd := cgroupChild(t, "watchdog-unlimited", 0, "cgroup-unlimited")
-	out, err := cmd.CombinedOutput()
+	out, err := childOutput(cmd)
 	require.NoError(t, err, "%s", out)
 	var res struct {
 		Error     string
@@ -213,7 +213,8 @@ func TestCgroupDrivenRealLimitChange(t *testing.T) {
 	require.NoError(t, err)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
+	wait, err := startChild(cmd)
+	require.NoError(t, err)
 	sc := bufio.NewScanner(stdout)
 	var out strings.Builder
 	for sc.Scan() {
@@ -229,7 +230,7 @@ func TestCgroupDrivenRealLimitChange(t *testing.T) {
 			}
 		}
 	}
-	require.NoError(t, cmd.Wait(), "child:\n%s%s", out.String(), stderr.String())
+	require.NoError(t, wait(), "child:\n%s%s", out.String(), stderr.String())
 	var res struct {
 		First, Now, Threshold uint64
 		CtorLimits            int
@@ -247,7 +248,7 @@ func TestCgroupDrivenRealLimitChange(t *testing.T) {
 // cgroup driver when the group has a limit.
 func TestStartPrefersCgroupInALimitedGroup(t *testing.T) {
 	_, cmd := cgroupChild(t, "watchdog-start", 128<<20, "start-precedence")
-	out, err := cmd.CombinedOutput()
+	out, err := childOutput(cmd)
 	require.NoError(t, err, "%s", out)
 	var res startOutcome
 	decodeChild(t, out, &res)

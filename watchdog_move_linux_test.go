@@ -204,8 +204,9 @@ func runWithParent(t *testing.T, cmd *exec.Cmd, ready string, act func(pid int) 
 	require.NoError(t, err)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	wait := sync.OnceValue(cmd.Wait)
+	start, err := startChild(cmd)
+	require.NoError(t, err)
+	wait := sync.OnceValue(start)
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = wait()
