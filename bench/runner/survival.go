@@ -89,7 +89,11 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 	for _, sc := range scens {
 		byStrat := map[string][]runResult{}
 		for run := 1; run <= runs; run++ {
-			for _, st := range strats {
+			// Each run starts with the next strategy, so no strategy always
+			// follows the same one (whose file removal, page cache and
+			// cgroup teardown the kernel may still be finishing).
+			for k := range strats {
+				st := strats[(k+run-1)%len(strats)]
 				args := append([]string{"-strategy", st.Flag, "-scenario", sc.Name, "-duration", duration.String()}, sc.Args...)
 				if sc.PageFile {
 					args = append(args, "-file", pageFile)
