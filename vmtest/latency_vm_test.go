@@ -19,7 +19,7 @@ var latencyStrategies = []struct{ name, build, flag, doc string }{
 	{"v130", "v130", "watchdog", "go-watchdog v1.3.0 `CgroupDriven`"},
 	{"this-poll-1s", "this", "watchdog-poll-1s", "`KernelEvents = false`, `HeadroomSoftLimit = false`: polls at 1 s, shortened by adaptive sampling"},
 	{"this-poll", "this", "watchdog-poll", "`KernelEvents = false`: polls at least every 100 ms while it manages the soft limit, plus adaptive sampling"},
-	{"this", "this", "watchdog", "the defaults: kernel events on (on cgroup v2: inotify on memory.events, PSI trigger `some 150000 2000000` on memory.pressure), polling as this-poll besides"},
+	{"this", "this", "watchdog", "the defaults: kernel events on (on cgroup v2: inotify on memory.events), polling as this-poll besides"},
 }
 
 // TestVMLatency measures the reaction latency (threshold crossing to the
