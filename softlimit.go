@@ -133,7 +133,8 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if !r.softLimit {
 		return
 	}
-	r.alloc.update(st, Clock.Now())
+	now := Clock.Now()
+	r.alloc.update(st, now)
 	var outside, room uint64
 	if used > st.Owned {
 		outside = used - st.Owned
@@ -141,7 +142,7 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if taken := outside + st.HeapLive; taken < r.limit {
 		room = r.limit - taken
 	}
-	reserve := r.alloc.reserve(r.limit, room, limitPaced(st), Clock.Now())
+	reserve := r.alloc.reserve(r.limit, room, limitPaced(st), now)
 	target := r.limit - reserve
 	soft := softLimitFloor(r.limit)
 	if target > outside+soft {

@@ -8,7 +8,6 @@ package main
 // nothing.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +15,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/raulk/go-watchdog/bench/internal/memstat"
 )
 
 // buildCache writes n bytes to path (which must not exist), syncing every
@@ -70,13 +68,8 @@ func buildCache(path string, n, reads int) error {
 // shared memory, which the kernel cannot drop, so they are no page cache
 // for this scenario.
 func diskBacked(dir string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return fmt.Errorf("checking the file system of %s: %w", dir, err)
-	}
-	switch int64(st.Type) {
-	case unix.TMPFS_MAGIC, unix.RAMFS_MAGIC:
-		return fmt.Errorf("%s is on tmpfs or ramfs: a file there is shared memory, not reclaimable page cache; put -cache-file on a disk-backed file system (e.g. set TMPDIR)", dir)
+	if err := memstat.DiskBacked(dir); err != nil {
+		return fmt.Errorf("%w; put -cache-file on a disk-backed file system (e.g. set TMPDIR)", err)
 	}
 	return nil
 }
@@ -105,23 +98,8 @@ func fileCache() (active, inactive uint64, ok bool, err error) {
 	if dir == "" {
 		return 0, 0, false, nil
 	}
-	f, err := os.Open(filepath.Join(dir, "memory.stat"))
+	fields, err := memstat.Read(dir)
 	if err != nil {
-		return 0, 0, false, err
-	}
-	defer f.Close()
-	fields := map[string]uint64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, found := strings.Cut(sc.Text(), " ")
-		if !found {
-			continue
-		}
-		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-			fields[k] = n
-		}
-	}
-	if err := sc.Err(); err != nil {
 		return 0, 0, false, err
 	}
 	for _, prefix := range []string{"total_", ""} {
@@ -131,5 +109,5 @@ func fileCache() (active, inactive uint64, ok bool, err error) {
 			return a, i, true, nil
 		}
 	}
-	return 0, 0, false, errors.New(f.Name() + " has no active_file/inactive_file")
+	return 0, 0, false, errors.New(filepath.Join(dir, "memory.stat") + " has no active_file/inactive_file")
 }
