@@ -43,6 +43,50 @@ func TestForcedGCBackOffWhenGCCannotHelp(t *testing.T) {
 	assert.Equal(t, 4, h.forced)
 }
 
+// A heap that first grows keeps its freed pages mapped: a forced GC at a
+// low watermark leaves usage where it was, and the next watermark is
+// crossed moments later. Those crossings wait for the polling period unless
+// usage runs halfway to the limit.
+func TestForcedGCBackOffBetweenWatermarks(t *testing.T) {
+	const limit = 256 * mib
+	h := newHarness(t, limit, 100*mib)
+	h.start(NewWatermarkPolicy(0.5, 0.6, 0.7, 0.85, 0.9, 0.925, 0.95), time.Second)
+	d := h.wait()
+	grow := func(to uint64) {
+		h.src.set(func(f *fakeSource) { f.usage = to })
+		d = h.tick(d)
+	}
+	grow(129 * mib) // over 0.5: forced, and usage stays over 128 MiB
+	require.Equal(t, 1, h.forced)
+	grow(154 * mib) // over 0.6, 100 ms later
+	grow(180 * mib) // over 0.7
+	assert.Equal(t, 1, h.forced, "watermarks crossed right after a GC that freed no usage wait")
+	assert.Equal(t, uint64(2), Snapshot().ForcedGCsDeferred)
+
+	// Halfway from 129 MiB to the limit is 192.5 MiB: worth a GC at once.
+	grow(193 * mib)
+	require.Equal(t, 2, h.forced)
+	assert.Equal(t, fraction(limit, 0.85), Snapshot().Threshold)
+
+	// Usage back under the threshold the last GC could not get under ends
+	// the back-off: the next crossing forces a GC at once.
+	grow(150 * mib)
+	h.gcEnded() // the runtime's GC re-evaluates: threshold 153.6 MiB
+	grow(155 * mib)
+	assert.Equal(t, 3, h.forced)
+
+	// The polling period also ends it: 155 MiB is stuck over 153.6 MiB,
+	// and the threshold after it is 179.2 MiB.
+	forcedAt := h.clock.Now()
+	grow(180 * mib)
+	assert.Equal(t, 3, h.forced)
+	for h.clock.Now().Sub(forcedAt) < time.Second {
+		require.Equal(t, 3, h.forced, "deferred for the polling period")
+		d = h.tick(d)
+	}
+	assert.Equal(t, 4, h.forced, "one forced GC per period while GC frees no usage")
+}
+
 func TestIdleSamplingStaysIdleAfterGrowth(t *testing.T) {
 	for _, soft := range []bool{true, false} {
 		h := newHarness(t, 1000*mib, 10*mib)

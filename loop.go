@@ -181,37 +181,23 @@ func (r *run) sample() {
 		r.limitAt = now
 		r.refreshLimit(used)
 	}
-	if used < r.threshold {
-		r.stuckAt = 0
-	} else if r.mayForce(used, now) {
+	if used < r.stuckBelow {
+		r.stuckAt, r.stuckBelow = 0, 0 // back under: the back-off is over
+	}
+	if used >= r.threshold && r.mayForce(used, now) {
+		crossed := r.threshold
 		r.forceGC(used)
 		if used, err = r.measure(true); err != nil {
 			r.readFailed(err)
 			return
 		}
 		r.evaluate(used)
-		r.stuckAt = 0
-		if used >= r.threshold {
-			r.stuckAt = max(used, 1)
+		r.stuckAt, r.stuckBelow = 0, 0
+		if used >= crossed {
+			r.stuckAt, r.stuckBelow = max(used, 1), crossed
 		}
 	}
 	r.afterMeasure(used, readRuntime(&r.rt))
-}
-
-// mayForce is the forced-GC budget. After a forced GC that left usage at or
-// above the threshold (GC cannot free what other processes, off-heap memory
-// or the page cache hold), the next one waits for the polling period,
-// unless usage grows by a step of 1/32 of the limit: never a storm, and
-// never less often than v1.3.0's one per period.
-func (r *run) mayForce(used uint64, now time.Time) bool {
-	if r.exec.busy() {
-		return false // the last forced GC (or a policy) has not returned
-	}
-	if r.stuckAt == 0 || now.Sub(r.forcedAt) >= r.freq || used >= r.stuckAt+r.limit/32 {
-		return true
-	}
-	r.count(func(s *Stats) { s.ForcedGCsDeferred++ })
-	return false
 }
 
 // onGC runs after the GC cycles the watchdog observes: it updates the

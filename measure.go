@@ -3,7 +3,6 @@ package watchdog
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -111,32 +110,6 @@ func (r *run) trackRate(used uint64, now time.Time) {
 		}
 	}
 	r.lastUsage, r.lastAt = used, now
-}
-
-// interval is how long to wait before the next sample: the user's frequency
-// (at most softLimitRefresh while the soft limit is managed), shortened as
-// usage nears the threshold or grows fast towards it. It is always within
-// [minInterval, max(frequency, minInterval)], whatever the state.
-func (r *run) interval() time.Duration {
-	d := max(r.freq, minInterval)
-	if r.softLimit {
-		d = min(d, softLimitRefresh)
-	}
-	if r.threshold == PolicyTempDisabled || r.threshold == 0 || r.stuckAt != 0 {
-		return d // nothing to approach; or backing off above the threshold
-	}
-	var gap float64
-	if r.lastUsage < r.threshold {
-		gap = float64(r.threshold - r.lastUsage)
-	}
-	secs := d.Seconds()
-	if band := float64(r.threshold / 10); gap < band {
-		secs = secs * gap / band
-	}
-	if r.rate > 0 && !math.IsInf(r.rate, 0) {
-		secs = min(secs, gap/r.rate/2) // half the time to cross, in float: no overflow
-	}
-	return max(minInterval, min(d, time.Duration(secs*float64(time.Second))))
 }
 
 func (r *run) readFailed(err error) {

@@ -63,7 +63,8 @@ type run struct {
 	lastAt      time.Time
 	rate        float64 // usage growth in bytes per second; > 0 means growing
 	forcedAt    time.Time
-	stuckAt     uint64 // usage after a forced GC that did not get under the threshold; 0 none
+	stuckAt     uint64 // usage after a forced GC that did not get under its threshold; 0 none
+	stuckBelow  uint64 // that threshold: usage under it ends the back-off
 	alloc       allocTracker
 	prof        *profiler
 	srcName     string
