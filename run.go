@@ -66,6 +66,7 @@ type run struct {
 	stuckAt     uint64 // usage after a forced GC that did not get under its threshold; 0 none
 	stuckBelow  uint64 // that threshold: usage under it ends the back-off
 	alloc       allocTracker
+	trend       outsideTrend
 	prof        *profiler
 	srcName     string
 	sourceErr   bool  // last usage read failed; logs once per streak
