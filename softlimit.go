@@ -90,14 +90,11 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 // switch to the memory limit now and then, with its heavier mark assists:
 // in the host benchmark a heap that fits under GOGC (heaponly) cost up to
 // 1.5 times GOMEMLIMIT's GC CPU that way, for the same number of cycles.
-//
-// ahead (see outsideTrend) is added on top, before the slow fall back.
-func (a *allocTracker) reserve(limit, room uint64, paced bool, ahead uint64, now time.Time) uint64 {
+func (a *allocTracker) reserve(limit, room uint64, paced bool, now time.Time) uint64 {
 	r := softLimitReserve(limit)
 	if during := a.rate * a.cycle; paced && during > float64(r) {
 		r = max(r, uint64(min(during, float64(limit/4), float64(room/4))))
 	}
-	r += ahead
 	if r < a.held {
 		fall := uint64(float64(limit/64) * max(now.Sub(a.heldAt).Seconds(), 0))
 		if a.held-r > fall {
@@ -110,15 +107,11 @@ func (a *allocTracker) reserve(limit, room uint64, paced bool, ahead uint64, now
 
 // outsideTrend follows sustained growth of the memory outside the Go
 // runtime (mmap, cgo, other processes in the group), measured over windows
-// of trendWindow. The soft limit follows that memory one sample late, and
-// only in steps of limit/64 (see updateSoftLimit), so while it grows the
-// heap sits on a soft limit that is a step or two too high: in the host
-// benchmark, 4 MiB mmap steps every 240 ms in a 256 MiB group took the peak
-// past 95% of the cap.
-//
-// Growth counts as sustained when two windows in a row show it: a single
-// jump (a buffer mapped at start) and the jitter of the outside figure,
-// which swings back in the next window, do not.
+// of trendWindow. Growth counts as sustained when two windows in a row show
+// at least limit/64 per second: a single jump (a buffer mapped at start) and
+// the jitter of the outside figure, which swings back in the next window, do
+// not. While it lasts, the soft limit follows that memory down without the
+// hysteresis (see updateSoftLimit).
 type outsideTrend struct {
 	at    time.Time
 	start uint64  // outside bytes at at
@@ -143,15 +136,9 @@ func (t *outsideTrend) update(outside uint64, now time.Time) {
 	t.at, t.start = now, outside
 }
 
-// ahead is the reserve sustained outside growth adds: a soft limit step
-// (limit/64) plus the growth over two soft limit refreshes, at most limit/16
-// and a quarter of room. Growth under limit/64 per second adds nothing.
-func (t *outsideTrend) ahead(limit, room uint64) uint64 {
-	if t.slope < float64(limit/64) {
-		return 0
-	}
-	a := float64(limit/64) + t.slope*(2*softLimitRefresh).Seconds()
-	return uint64(min(a, float64(limit/16), float64(room/4)))
+// growing reports sustained growth of at least limit/64 per second.
+func (t *outsideTrend) growing(limit uint64) bool {
+	return limit > 0 && t.slope >= float64(limit/64)
 }
 
 // limitPaced reports whether the runtime's next GC is paced by the memory
@@ -192,7 +179,7 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 		room = r.limit - taken
 	}
 	r.trend.update(outside, now)
-	reserve := r.alloc.reserve(r.limit, room, limitPaced(st), r.trend.ahead(r.limit, room), now)
+	reserve := r.alloc.reserve(r.limit, room, limitPaced(st), now)
 	target := r.limit - reserve
 	soft := softLimitFloor(r.limit)
 	if target > outside+soft {
@@ -218,7 +205,13 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	// estimate of outside memory jitters by a few MiB from one reading to
 	// the next, and each lower soft limit can start a GC at once: chasing
 	// that noise doubled the GC count of a spiky workload on cgroup v2.
-	if diff := next - r.setLimit; r.setLimit != 0 && diff < int64(r.limit/64) && -diff < int64(r.limit/64) {
+	// While outside memory grows steadily, that lag would leave the heap on
+	// a soft limit a step too high (4 MiB mmap steps in a 256 MiB group took
+	// the host benchmark's peak past 95% of the cap): a lower one applies
+	// at once.
+	diff := next - r.setLimit
+	small := diff < int64(r.limit/64) && -diff < int64(r.limit/64)
+	if r.setLimit != 0 && small && !(diff < 0 && r.trend.growing(r.limit)) {
 		return
 	}
 	if r.setLimit == 0 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
@@ -13,7 +14,7 @@ func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
 	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
 	st := runtimeStats{Procs: 2}
 	a.update(st, t0)
-	assert.Equal(t, uint64(16*mib), a.reserve(limit, limit, true, 0, t0), "no allocation yet: the base reserve")
+	assert.Equal(t, uint64(16*mib), a.reserve(limit, limit, true, t0), "no allocation yet: the base reserve")
 
 	// 600 MiB/s, and cycles whose mark workers use 50 ms of CPU each: with
 	// GOMAXPROCS 2 the GC's 25% share is half a CPU, so a cycle lasts 100 ms.
@@ -27,7 +28,7 @@ func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
 	fresh := func(limit, room uint64) uint64 { // the same estimates, no reserve held
 		b := a
 		b.held = 0
-		return b.reserve(limit, room, true, 0, t0)
+		return b.reserve(limit, room, true, t0)
 	}
 	assert.InDelta(t, 60*mib, fresh(limit, limit), mib, "what one cycle allocates")
 	assert.Equal(t, uint64(32*mib), fresh(limit/2, limit), "at most a quarter of the (128 MiB) limit")
@@ -35,16 +36,13 @@ func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
 	assert.Equal(t, uint64(16*mib), fresh(limit, 10*mib), "never below the base reserve")
 	unpaced := a
 	unpaced.held = 0
-	assert.Equal(t, uint64(16*mib), unpaced.reserve(limit, limit, false, 0, t0), "paced by GOGC: the base reserve only")
-	ahead := a
-	ahead.held = 0
-	assert.Equal(t, uint64(23*mib), ahead.reserve(limit, 28*mib, true, 7*mib, t0), "outside growth adds on top")
+	assert.Equal(t, uint64(16*mib), unpaced.reserve(limit, limit, false, t0), "paced by GOGC: the base reserve only")
 
 	// Held: it rises at once, and falls back by at most limit/64 a second.
 	now := t0.Add(250 * time.Millisecond)
-	assert.InDelta(t, 60*mib, a.reserve(limit, limit, true, 0, now), mib)
-	assert.InDelta(t, 60*mib, a.reserve(limit, 80*mib, true, 0, now.Add(time.Second)), mib, "20 MiB is 40 MiB lower: not after one second")
-	assert.Equal(t, uint64(20*mib), a.reserve(limit, 80*mib, true, 0, now.Add(11*time.Second)), "after 40/4 seconds")
+	assert.InDelta(t, 60*mib, a.reserve(limit, limit, true, now), mib)
+	assert.InDelta(t, 60*mib, a.reserve(limit, 80*mib, true, now.Add(time.Second)), mib, "20 MiB is 40 MiB lower: not after one second")
+	assert.Equal(t, uint64(20*mib), a.reserve(limit, 80*mib, true, now.Add(11*time.Second)), "after 40/4 seconds")
 
 	// Allocation stops: the rate halves every second.
 	a.update(st, t0.Add(2250*time.Millisecond))
@@ -69,30 +67,57 @@ func TestOutsideTrendCountsSustainedGrowthOnly(t *testing.T) {
 		}
 		return 100 * mib
 	})
-	assert.Zero(t, jump.ahead(limit, limit), "a single jump is not a trend")
+	assert.False(t, jump.growing(limit), "a single jump is not a trend")
 
 	var noise outsideTrend // static, with a 3 MiB jitter
 	feed(&noise, 0, 10, func(x float64) float64 { return 50*mib + float64(int(x*10)%3)*mib })
-	assert.Zero(t, noise.ahead(limit, limit), "jitter is not a trend")
+	assert.False(t, noise.growing(limit), "jitter is not a trend")
 
 	var slow outsideTrend // 2 MiB/s: under limit/64 per second
 	feed(&slow, 0, 5, func(x float64) float64 { return 40*mib + x*2*mib })
-	assert.Zero(t, slow.ahead(limit, limit))
+	assert.False(t, slow.growing(limit))
 
 	var growing outsideTrend // offheap-growing: 4 MiB steps every 240 ms
 	step := func(x float64) float64 { return 40*mib + float64(int(x/0.24))*4*mib }
 	feed(&growing, 0, 1.05, step)
-	assert.Zero(t, growing.ahead(limit, limit), "one window is not enough")
+	assert.False(t, growing.growing(limit), "one window is not enough")
 	feed(&growing, 1.05, 2, step)
-	assert.InDelta(t, 4*mib+16.7*mib*0.2, growing.ahead(limit, limit), mib/2,
-		"a soft limit step plus two refreshes of growth")
-	assert.Equal(t, uint64(4*mib), growing.ahead(limit, 16*mib), "at most a quarter of the room")
-	assert.Equal(t, uint64(4*mib), growing.ahead(64*mib, 64*mib), "at most limit/16")
+	assert.True(t, growing.growing(limit))
+	assert.InDelta(t, 16.7*mib, growing.slope, 2*mib)
 
-	// Growth stops: nothing ahead two windows later.
+	// Growth stops: not growing two windows later.
 	end := step(3.05)
 	feed(&growing, 3.05, 2.1, func(float64) float64 { return end })
-	assert.Zero(t, growing.ahead(limit, limit))
+	assert.False(t, growing.growing(limit))
+	assert.False(t, (&outsideTrend{}).growing(0))
+}
+
+// While outside memory grows steadily, the soft limit follows it down by
+// less than the 1/64-of-the-limit step; otherwise such changes wait.
+func TestSoftLimitFollowsGrowingOutsideMemoryWithoutHysteresis(t *testing.T) {
+	const limit = 256 * mib
+	h := newHarness(t, limit, 0)
+	h.start(NewWatermarkPolicy(0.99), time.Second)
+	d := h.wait()
+	at := func(outside uint64) {
+		h.src.set(func(f *fakeSource) { f.usage = outside })
+		d = h.tick(d)
+	}
+	at(40 * mib) // a jump: the soft limit follows it (more than a step)
+	set := len(h.softLimits())
+	for i := 0; i < 5; i++ { // static with jitter under a step
+		at(40*mib + uint64(i%2)*3*mib)
+	}
+	assert.Len(t, h.softLimits(), set, "jitter under limit/64 moves nothing")
+
+	outside := uint64(43 * mib)
+	for h.clock.Now().Sub(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) < 3*time.Second {
+		outside += 2 * mib // 20 MiB/s in 2 MiB samples: under a step each
+		at(outside)
+	}
+	limits := h.softLimits()
+	require.Greater(t, len(limits), set+5, "a steady fall is followed sample by sample")
+	assert.Equal(t, int64(limit-16*mib-outside), limits[len(limits)-1])
 }
 
 func TestLimitPaced(t *testing.T) {
