@@ -141,6 +141,11 @@ func (t *outsideTrend) growing(limit uint64) bool {
 	return limit > 0 && t.slope >= float64(limit/64)
 }
 
+// detectTHP reports whether the kernel backs this process's anonymous
+// memory with transparent huge pages unasked (see thpAlways). A variable so
+// tests can pin it.
+var detectTHP = thpAlways
+
 // limitPaced reports whether the runtime's next GC is paced by the memory
 // limit: its heap goal is below the one GOGC alone gives (the live heap
 // plus GOGC percent of it; the GC roots only add to the latter), by more
@@ -217,6 +222,10 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if r.setLimit == 0 {
 		r.log(levelInfo, "managing the Go soft memory limit: %s (limit %s, reserve %s, %s outside the Go runtime, the program's soft limit %s)",
 			fmtSize(uint64(next)), fmtSize(r.limit), fmtSize(reserve), fmtSize(outside), fmtSoftLimit(r.userLimit))
+		if detectTHP() {
+			r.log(levelInfo, "transparent huge pages are always on: heap pages the runtime releases can stay charged until the kernel splits their huge pages, "+
+				"read as memory outside the Go runtime, and with mmap or cgo memory beside the heap make the runtime collect far more often; GODEBUG=disablethp=1 avoids it")
+		}
 	} else {
 		r.log(levelDebug, "soft memory limit %s -> %s (reserve %s, %s outside the Go runtime)",
 			fmtSoftLimit(r.setLimit), fmtSize(uint64(next)), fmtSize(reserve), fmtSize(outside))
