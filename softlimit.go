@@ -224,7 +224,7 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 			fmtSize(uint64(next)), fmtSize(r.limit), fmtSize(reserve), fmtSize(outside), fmtSoftLimit(r.userLimit))
 		if detectTHP() {
 			r.log(levelInfo, "transparent huge pages are always on: heap pages the runtime releases can stay charged until the kernel splits their huge pages, "+
-				"read as memory outside the Go runtime, and with mmap or cgo memory beside the heap make the runtime collect far more often; GODEBUG=disablethp=1 avoids it")
+				"read as memory outside the Go runtime, and with mmap or cgo memory beside the heap make the runtime collect far more often; GODEBUG=disablethp=1, or THP on madvise, avoids it")
 		}
 	} else {
 		r.log(levelDebug, "soft memory limit %s -> %s (reserve %s, %s outside the Go runtime)",
