@@ -13,11 +13,9 @@ import (
 // now: what other processes, off-heap memory, the page cache or pages the
 // heap keeps mapped hold is not garbage. Until usage goes back under that
 // threshold, the next forced GC waits for the polling period, unless usage
-// has grown by a step: half the way left to the limit, and at least 1/32 of
-// the limit. So never a storm, never less often than v1.3.0's one per
-// period, and still at once when usage runs towards the limit. Crossing the
-// policy's next threshold is not enough by itself: a watermark policy's
-// thresholds are closer than that while the heap first grows.
+// has grown by a step (backOffStep). So never a storm, never less often than
+// v1.3.0's one per period, and still at once when usage runs towards the
+// limit.
 func (r *run) mayForce(used uint64, now time.Time) bool {
 	if r.exec.busy() {
 		return false // the last forced GC (or a policy) has not returned
@@ -30,10 +28,15 @@ func (r *run) mayForce(used uint64, now time.Time) bool {
 }
 
 // backOffStep is the growth above stuckAt that makes a forced GC worth it
-// again before the polling period is over.
+// again before the polling period is over: 1/32 of the limit, and while
+// usage is under 7/8 of the limit, at least half the way left to it.
+// Crossing the policy's next threshold is not enough by itself there: the
+// lotus watermarks 0.5, 0.6 and 0.7 are crossed within 200 ms of each other
+// as a heap first grows, and its freed pages stay mapped. Closer to the
+// limit, where a kill is near, 1/32 of growth is enough, as before.
 func (r *run) backOffStep() uint64 {
 	step := r.limit / 32
-	if r.stuckAt < r.limit {
+	if r.stuckAt < r.limit-r.limit/8 {
 		step = max(step, (r.limit-r.stuckAt)/2)
 	}
 	return step

@@ -87,6 +87,25 @@ func TestForcedGCBackOffBetweenWatermarks(t *testing.T) {
 	assert.Equal(t, 4, h.forced, "one forced GC per period while GC frees no usage")
 }
 
+// Within 1/8 of the limit, where a kill is near, growth by 1/32 of the limit
+// is worth a forced GC at once again, as it was before the halfway rule.
+func TestForcedGCBackOffNearTheLimit(t *testing.T) {
+	const limit = 256 * mib
+	h := newHarness(t, limit, 200*mib)
+	h.start(NewWatermarkPolicy(0.85, 0.9, 0.925, 0.95), time.Second)
+	d := h.wait()
+	grow := func(to uint64) {
+		h.src.set(func(f *fakeSource) { f.usage = to })
+		d = h.tick(d)
+	}
+	grow(226 * mib) // over 0.85 and 7/8 of the limit; stays there
+	require.Equal(t, 1, h.forced)
+	grow(231 * mib) // over 0.9, but less than 8 MiB more
+	assert.Equal(t, 1, h.forced)
+	grow(234*mib + mib/2) // 8 MiB more: at once (halfway would be 241 MiB)
+	assert.Equal(t, 2, h.forced)
+}
+
 func TestIdleSamplingStaysIdleAfterGrowth(t *testing.T) {
 	for _, soft := range []bool{true, false} {
 		h := newHarness(t, 1000*mib, 10*mib)

@@ -20,7 +20,7 @@ import (
 // forces a GC when usage reaches the policy's threshold and recomputes the
 // threshold after every GC; when a forced GC does not bring usage under the
 // threshold it was forced at, the next waits for the polling period (or for
-// usage to grow halfway to the limit). The limit is re-read every 5 seconds, and the cgroup
+// usage to grow by a step). The limit is re-read every 5 seconds, and the cgroup
 // rediscovered then (and when reads fail), so a process moved to another
 // cgroup follows it; the limit, the soft limit and Snapshot follow at once,
 // and the policy is rebuilt for the new limit (if the constructor rejects
