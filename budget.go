@@ -12,34 +12,38 @@ import (
 // the threshold it was forced at shows that GC cannot bring usage down for
 // now: what other processes, off-heap memory, the page cache or pages the
 // heap keeps mapped hold is not garbage. Until usage goes back under that
-// threshold, the next forced GC waits for the polling period, unless usage
-// has grown by a step (backOffStep). So never a storm, never less often than
-// v1.3.0's one per period, and still at once when usage runs towards the
-// limit.
+// threshold, the next forced GC waits for the polling period. So never a
+// storm, and never less often than v1.3.0's one per period.
+//
+// It goes at once, though, when usage has grown enough for another GC to be
+// worth it. Within 1/8 of the limit, where a kill is near, that is 1/32 of
+// the limit, or crossing the threshold the policy set after that GC when it
+// was above the usage then (a watermark policy's next watermark; not a
+// policy that answers with the usage itself, as the adaptive one does at the
+// limit). Farther from the limit it is half the way left to the limit:
+// crossing the next threshold is not enough there, since the lotus
+// watermarks 0.5, 0.6 and 0.7 are crossed within 200 ms of each other as a
+// heap first grows, while its freed pages stay mapped.
 func (r *run) mayForce(used uint64, now time.Time) bool {
 	if r.exec.busy() {
 		return false // the last forced GC (or a policy) has not returned
 	}
-	if r.stuckAt == 0 || now.Sub(r.forcedAt) >= r.freq || (used >= r.stuckAt && used-r.stuckAt >= r.backOffStep()) {
+	if r.stuckAt == 0 || now.Sub(r.forcedAt) >= r.freq {
+		return true
+	}
+	near := used >= r.limit-r.limit/8
+	step := r.limit / 32
+	if !near && r.stuckAt < r.limit {
+		step = max(step, (r.limit-r.stuckAt)/2)
+	}
+	if used >= r.stuckAt && used-r.stuckAt >= step {
+		return true
+	}
+	if near && r.stuckNext > r.stuckAt && used >= r.stuckNext {
 		return true
 	}
 	r.count(func(s *Stats) { s.ForcedGCsDeferred++ })
 	return false
-}
-
-// backOffStep is the growth above stuckAt that makes a forced GC worth it
-// again before the polling period is over: 1/32 of the limit, and while
-// usage is under 7/8 of the limit, at least half the way left to it.
-// Crossing the policy's next threshold is not enough by itself there: the
-// lotus watermarks 0.5, 0.6 and 0.7 are crossed within 200 ms of each other
-// as a heap first grows, and its freed pages stay mapped. Closer to the
-// limit, where a kill is near, 1/32 of growth is enough, as before.
-func (r *run) backOffStep() uint64 {
-	step := r.limit / 32
-	if r.stuckAt < r.limit-r.limit/8 {
-		step = max(step, (r.limit-r.stuckAt)/2)
-	}
-	return step
 }
 
 // interval is how long to wait before the next sample: the user's frequency

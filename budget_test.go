@@ -87,8 +87,8 @@ func TestForcedGCBackOffBetweenWatermarks(t *testing.T) {
 	assert.Equal(t, 4, h.forced, "one forced GC per period while GC frees no usage")
 }
 
-// Within 1/8 of the limit, where a kill is near, growth by 1/32 of the limit
-// is worth a forced GC at once again, as it was before the halfway rule.
+// Within 1/8 of the limit, where a kill is near, the policy's next
+// threshold or growth by 1/32 of the limit is worth a forced GC at once.
 func TestForcedGCBackOffNearTheLimit(t *testing.T) {
 	const limit = 256 * mib
 	h := newHarness(t, limit, 200*mib)
@@ -98,12 +98,17 @@ func TestForcedGCBackOffNearTheLimit(t *testing.T) {
 		h.src.set(func(f *fakeSource) { f.usage = to })
 		d = h.tick(d)
 	}
-	grow(226 * mib) // over 0.85 and 7/8 of the limit; stays there
+	grow(219 * mib) // over 0.85, under 7/8 of the limit (224 MiB); stays there
 	require.Equal(t, 1, h.forced)
-	grow(231 * mib) // over 0.9, but less than 8 MiB more
+	grow(223 * mib)
 	assert.Equal(t, 1, h.forced)
-	grow(234*mib + mib/2) // 8 MiB more: at once (halfway would be 241 MiB)
-	assert.Equal(t, 2, h.forced)
+	grow(231 * mib) // over 0.9 and within 1/8 of the limit: at once
+	require.Equal(t, 2, h.forced)
+	grow(237 * mib) // over 0.925, 6 MiB more
+	assert.Equal(t, 3, h.forced)
+	grow(243*mib + mib/2) // over 0.95
+	assert.Equal(t, 4, h.forced)
+	assert.Zero(t, Snapshot().ForcedGCsDeferred)
 }
 
 func TestIdleSamplingStaysIdleAfterGrowth(t *testing.T) {

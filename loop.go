@@ -182,7 +182,7 @@ func (r *run) sample() {
 		r.refreshLimit(used)
 	}
 	if used < r.stuckBelow {
-		r.stuckAt, r.stuckBelow = 0, 0 // back under: the back-off is over
+		r.stuckAt, r.stuckBelow, r.stuckNext = 0, 0, 0 // back under: the back-off is over
 	}
 	if used >= r.threshold && r.mayForce(used, now) {
 		crossed := r.threshold
@@ -192,9 +192,9 @@ func (r *run) sample() {
 			return
 		}
 		r.evaluate(used)
-		r.stuckAt, r.stuckBelow = 0, 0
+		r.stuckAt, r.stuckBelow, r.stuckNext = 0, 0, 0
 		if used >= crossed {
-			r.stuckAt, r.stuckBelow = max(used, 1), crossed
+			r.stuckAt, r.stuckBelow, r.stuckNext = max(used, 1), crossed, r.threshold
 		}
 	}
 	r.afterMeasure(used, readRuntime(&r.rt))

@@ -65,6 +65,7 @@ type run struct {
 	forcedAt    time.Time
 	stuckAt     uint64 // usage after a forced GC that did not get under its threshold; 0 none
 	stuckBelow  uint64 // that threshold: usage under it ends the back-off
+	stuckNext   uint64 // the threshold the policy set after that GC
 	alloc       allocTracker
 	trend       outsideTrend
 	prof        *profiler
