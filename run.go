@@ -67,7 +67,6 @@ type run struct {
 	stuckBelow  uint64 // that threshold: usage under it ends the back-off
 	stuckNext   uint64 // the threshold the policy set after that GC
 	alloc       allocTracker
-	trend       outsideTrend
 	prof        *profiler
 	srcName     string
 	sourceErr   bool  // last usage read failed; logs once per streak

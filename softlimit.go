@@ -105,42 +105,6 @@ func (a *allocTracker) reserve(limit, room uint64, paced bool, now time.Time) ui
 	return r
 }
 
-// outsideTrend follows sustained growth of the memory outside the Go
-// runtime (mmap, cgo, other processes in the group), measured over windows
-// of trendWindow. Growth counts as sustained when two windows in a row show
-// at least limit/64 per second: a single jump (a buffer mapped at start) and
-// the jitter of the outside figure, which swings back in the next window, do
-// not. While it lasts, the soft limit follows that memory down without the
-// hysteresis (see updateSoftLimit).
-type outsideTrend struct {
-	at    time.Time
-	start uint64  // outside bytes at at
-	last  float64 // growth over the last complete window, bytes/s; may be < 0
-	slope float64 // sustained growth, bytes/s: the lesser of the last two, ≥ 0
-}
-
-const trendWindow = time.Second
-
-func (t *outsideTrend) update(outside uint64, now time.Time) {
-	if t.at.IsZero() {
-		t.at, t.start = now, outside
-		return
-	}
-	dt := now.Sub(t.at)
-	if dt < trendWindow {
-		return
-	}
-	s := (float64(outside) - float64(t.start)) / dt.Seconds()
-	t.slope = max(min(s, t.last), 0)
-	t.last = s
-	t.at, t.start = now, outside
-}
-
-// growing reports sustained growth of at least limit/64 per second.
-func (t *outsideTrend) growing(limit uint64) bool {
-	return limit > 0 && t.slope >= float64(limit/64)
-}
-
 // detectTHP reports whether the kernel backs this process's anonymous
 // memory with transparent huge pages unasked (see thpAlways). A variable so
 // tests can pin it.
@@ -183,7 +147,6 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	if taken := outside + st.HeapLive; taken < r.limit {
 		room = r.limit - taken
 	}
-	r.trend.update(outside, now)
 	reserve := r.alloc.reserve(r.limit, room, limitPaced(st), now)
 	target := r.limit - reserve
 	soft := softLimitFloor(r.limit)
@@ -210,13 +173,7 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 	// estimate of outside memory jitters by a few MiB from one reading to
 	// the next, and each lower soft limit can start a GC at once: chasing
 	// that noise doubled the GC count of a spiky workload on cgroup v2.
-	// While outside memory grows steadily, that lag would leave the heap on
-	// a soft limit a step too high (4 MiB mmap steps in a 256 MiB group took
-	// the host benchmark's peak past 95% of the cap): a lower one applies
-	// at once.
-	diff := next - r.setLimit
-	small := diff < int64(r.limit/64) && -diff < int64(r.limit/64)
-	if r.setLimit != 0 && small && !(diff < 0 && r.trend.growing(r.limit)) {
+	if diff := next - r.setLimit; r.setLimit != 0 && diff < int64(r.limit/64) && -diff < int64(r.limit/64) {
 		return
 	}
 	if r.setLimit == 0 {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
@@ -47,77 +46,6 @@ func TestReserveFollowsAllocationRateWithinTheRoom(t *testing.T) {
 	// Allocation stops: the rate halves every second.
 	a.update(st, t0.Add(2250*time.Millisecond))
 	assert.InDelta(t, 150*mib, a.rate, mib)
-}
-
-func TestOutsideTrendCountsSustainedGrowthOnly(t *testing.T) {
-	const limit = 256 * mib
-	t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
-	// feed samples every 100 ms for secs seconds from start, outside(t)
-	// giving the outside bytes at t seconds.
-	feed := func(tr *outsideTrend, from, secs float64, outside func(float64) float64) {
-		for x := from; x < from+secs-1e-9; x += 0.1 {
-			tr.update(uint64(outside(x)), t0.Add(time.Duration(x*float64(time.Second))))
-		}
-	}
-
-	var jump outsideTrend // 100 MiB mapped at once, then static
-	feed(&jump, 0, 5, func(x float64) float64 {
-		if x < 0.5 {
-			return 0
-		}
-		return 100 * mib
-	})
-	assert.False(t, jump.growing(limit), "a single jump is not a trend")
-
-	var noise outsideTrend // static, with a 3 MiB jitter
-	feed(&noise, 0, 10, func(x float64) float64 { return 50*mib + float64(int(x*10)%3)*mib })
-	assert.False(t, noise.growing(limit), "jitter is not a trend")
-
-	var slow outsideTrend // 2 MiB/s: under limit/64 per second
-	feed(&slow, 0, 5, func(x float64) float64 { return 40*mib + x*2*mib })
-	assert.False(t, slow.growing(limit))
-
-	var growing outsideTrend // offheap-growing: 4 MiB steps every 240 ms
-	step := func(x float64) float64 { return 40*mib + float64(int(x/0.24))*4*mib }
-	feed(&growing, 0, 1.05, step)
-	assert.False(t, growing.growing(limit), "one window is not enough")
-	feed(&growing, 1.05, 2, step)
-	assert.True(t, growing.growing(limit))
-	assert.InDelta(t, 16.7*mib, growing.slope, 2*mib)
-
-	// Growth stops: not growing two windows later.
-	end := step(3.05)
-	feed(&growing, 3.05, 2.1, func(float64) float64 { return end })
-	assert.False(t, growing.growing(limit))
-	assert.False(t, (&outsideTrend{}).growing(0))
-}
-
-// While outside memory grows steadily, the soft limit follows it down by
-// less than the 1/64-of-the-limit step; otherwise such changes wait.
-func TestSoftLimitFollowsGrowingOutsideMemoryWithoutHysteresis(t *testing.T) {
-	const limit = 256 * mib
-	h := newHarness(t, limit, 0)
-	h.start(NewWatermarkPolicy(0.99), time.Second)
-	d := h.wait()
-	at := func(outside uint64) {
-		h.src.set(func(f *fakeSource) { f.usage = outside })
-		d = h.tick(d)
-	}
-	at(40 * mib) // a jump: the soft limit follows it (more than a step)
-	set := len(h.softLimits())
-	for i := 0; i < 5; i++ { // static with jitter under a step
-		at(40*mib + uint64(i%2)*3*mib)
-	}
-	assert.Len(t, h.softLimits(), set, "jitter under limit/64 moves nothing")
-
-	outside := uint64(43 * mib)
-	for h.clock.Now().Sub(time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)) < 3*time.Second {
-		outside += 2 * mib // 20 MiB/s in 2 MiB samples: under a step each
-		at(outside)
-	}
-	limits := h.softLimits()
-	require.Greater(t, len(limits), set+5, "a steady fall is followed sample by sample")
-	assert.Equal(t, int64(limit-16*mib-outside), limits[len(limits)-1])
 }
 
 func TestLimitPaced(t *testing.T) {
