@@ -28,18 +28,18 @@ func (r *run) mayForce(used uint64, now time.Time) bool {
 	if r.exec.busy() {
 		return false // the last forced GC (or a policy) has not returned
 	}
-	if r.stuckAt == 0 || now.Sub(r.forcedAt) >= r.freq {
+	if r.stuck.at == 0 || now.Sub(r.forcedAt) >= r.freq {
 		return true
 	}
 	near := used >= r.limit-r.limit/8
 	step := r.limit / 32
-	if !near && r.stuckAt < r.limit {
-		step = max(step, (r.limit-r.stuckAt)/2)
+	if !near && r.stuck.at < r.limit {
+		step = max(step, (r.limit-r.stuck.at)/2)
 	}
-	if used >= r.stuckAt && used-r.stuckAt >= step {
+	if used >= r.stuck.at && used-r.stuck.at >= step {
 		return true
 	}
-	if near && r.stuckNext > r.stuckAt && used >= r.stuckNext {
+	if near && r.stuck.next > r.stuck.at && used >= r.stuck.next {
 		return true
 	}
 	r.count(func(s *Stats) { s.ForcedGCsDeferred++ })
@@ -55,7 +55,7 @@ func (r *run) interval() time.Duration {
 	if r.softLimit {
 		d = min(d, softLimitRefresh)
 	}
-	if r.threshold == PolicyTempDisabled || r.threshold == 0 || (r.stuckAt != 0 && r.lastUsage >= r.threshold) {
+	if r.threshold == PolicyTempDisabled || r.threshold == 0 || (r.stuck.at != 0 && r.lastUsage >= r.threshold) {
 		return d // nothing to approach; or backing off above the threshold
 	}
 	var gap float64

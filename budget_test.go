@@ -145,7 +145,7 @@ func randomRun(rng *rand.Rand) *run {
 		softLimit: rng.IntN(2) == 0,
 		threshold: pick(0, 1, 9, 10, 1<<20, 1<<40, math.MaxUint64-1, PolicyTempDisabled, rng.Uint64()),
 		lastUsage: pick(0, 1, 1<<20, 1<<40, math.MaxUint64, rng.Uint64()),
-		stuckAt:   pick(0, 0, 1, rng.Uint64()),
+		stuck:     backOff{at: pick(0, 0, 1, rng.Uint64())},
 	}
 	switch rng.IntN(5) {
 	case 0:
@@ -168,7 +168,7 @@ func checkInterval(t *testing.T, r *run) {
 	upper := max(r.freq, minInterval)
 	if d < minInterval || d > upper {
 		t.Fatalf("interval %v outside [%v, %v] for freq %v soft %v threshold %d usage %d rate %g stuck %d",
-			d, minInterval, upper, r.freq, r.softLimit, r.threshold, r.lastUsage, r.rate, r.stuckAt)
+			d, minInterval, upper, r.freq, r.softLimit, r.threshold, r.lastUsage, r.rate, r.stuck.at)
 	}
 	if r.softLimit && d > softLimitRefresh {
 		t.Fatalf("interval %v above %v while the soft limit is managed", d, softLimitRefresh)
@@ -190,7 +190,7 @@ func FuzzInterval(f *testing.F) {
 		if freq <= 0 || math.IsNaN(rate) || rate < 0 {
 			t.Skip("the loop never holds these: frequency is checked, rate is a max with 0")
 		}
-		checkInterval(t, &run{freq: time.Duration(freq), softLimit: soft, threshold: threshold, lastUsage: usage, rate: rate, stuckAt: stuck})
+		checkInterval(t, &run{freq: time.Duration(freq), softLimit: soft, threshold: threshold, lastUsage: usage, rate: rate, stuck: backOff{at: stuck}})
 	})
 }
 

@@ -181,8 +181,8 @@ func (r *run) sample() {
 		r.limitAt = now
 		r.refreshLimit(used)
 	}
-	if used < r.stuckBelow {
-		r.stuckAt, r.stuckBelow, r.stuckNext = 0, 0, 0 // back under: the back-off is over
+	if used < r.stuck.below {
+		r.stuck = backOff{} // back under: the back-off is over
 	}
 	if used >= r.threshold && r.mayForce(used, now) {
 		crossed := r.threshold
@@ -192,9 +192,9 @@ func (r *run) sample() {
 			return
 		}
 		r.evaluate(used)
-		r.stuckAt, r.stuckBelow, r.stuckNext = 0, 0, 0
+		r.stuck = backOff{}
 		if used >= crossed {
-			r.stuckAt, r.stuckBelow, r.stuckNext = max(used, 1), crossed, r.threshold
+			r.stuck = backOff{at: max(used, 1), below: crossed, next: r.threshold}
 		}
 	}
 	r.afterMeasure(used, readRuntime(&r.rt))

@@ -63,9 +63,7 @@ type run struct {
 	lastAt      time.Time
 	rate        float64 // usage growth in bytes per second; > 0 means growing
 	forcedAt    time.Time
-	stuckAt     uint64 // usage after a forced GC that did not get under its threshold; 0 none
-	stuckBelow  uint64 // that threshold: usage under it ends the back-off
-	stuckNext   uint64 // the threshold the policy set after that GC
+	stuck       backOff
 	alloc       allocTracker
 	prof        *profiler
 	srcName     string
@@ -229,4 +227,12 @@ func (r *run) fields() logFields {
 	defer r.statsMu.Unlock()
 	s := &r.stats
 	return logFields{driver: r.driver, usage: s.Usage, threshold: s.Threshold, limit: s.Limit, softLimit: s.SoftLimit}
+}
+
+// backOff is the state of the forced-GC back-off (see mayForce); the zero
+// value is none.
+type backOff struct {
+	at    uint64 // usage after a forced GC that did not get under its threshold; 0 none
+	below uint64 // that threshold: usage under it ends the back-off
+	next  uint64 // the threshold the policy set after that GC
 }

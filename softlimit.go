@@ -105,11 +105,6 @@ func (a *allocTracker) reserve(limit, room uint64, paced bool, now time.Time) ui
 	return r
 }
 
-// detectTHP reports whether the kernel backs this process's anonymous
-// memory with transparent huge pages unasked (see thpAlways). A variable so
-// tests can pin it.
-var detectTHP = thpAlways
-
 // limitPaced reports whether the runtime's next GC is paced by the memory
 // limit: its heap goal is below the one GOGC alone gives (the live heap
 // plus GOGC percent of it; the GC roots only add to the latter), by more
@@ -123,6 +118,11 @@ func limitPaced(st runtimeStats) bool {
 	byGOGC := live + live/100*uint64(st.GOGC)
 	return st.HeapGoal+live/32 < byGOGC
 }
+
+// detectTHP reports whether the kernel backs this process's anonymous
+// memory with transparent huge pages unasked (see thpAlways). A variable so
+// tests can pin it.
+var detectTHP = thpAlways
 
 // updateSoftLimit keeps the runtime's soft memory limit at the limit less
 // the reserve, less the memory this process uses outside the Go runtime
