@@ -65,6 +65,7 @@ type run struct {
 	forcedAt    time.Time
 	stuck       backOff
 	alloc       allocTracker
+	trend       outsideTrend
 	prof        *profiler
 	srcName     string
 	sourceErr   bool  // last usage read failed; logs once per streak
