@@ -122,6 +122,28 @@ func TestSoftLimitTracksHeadroom(t *testing.T) {
 	assert.Equal(t, int64(1<<63-1), limits[len(limits)-1], "stop restores the soft limit in force at start")
 }
 
+// Charge the kernel frees before any OOM kill (clean cache; freed parts of
+// huge pages awaiting a split, which move as fast as the heap allocates) is
+// re-read at every soft-limit refresh, far from the threshold too, so the
+// soft limit does not drop for it even for the second the figure is
+// otherwise cached.
+func TestSoftLimitRereadsReclaimableAtEveryRefresh(t *testing.T) {
+	h := newHarness(t, 1000*mib, 300*mib)
+	h.setRuntime(func(s *runtimeStats) { s.Owned = 100 * mib })
+	h.start(NewWatermarkPolicy(0.9), time.Second)
+	d := h.wait()
+	require.Equal(t, []int64{950*mib - 200*mib}, h.softLimits())
+
+	// The runtime releases 60 MiB of huge-page heap: the kernel keeps it
+	// charged (usage unchanged) while it no longer counts as owned.
+	h.setRuntime(func(s *runtimeStats) { s.Owned = 40 * mib })
+	h.src.set(func(f *fakeSource) { f.reclaimable = 60 * mib })
+	h.tick(d)
+	assert.Equal(t, []int64{950*mib - 200*mib}, h.softLimits(),
+		"still 200 MiB outside the runtime: usage less reclaimable less owned")
+	h.stop()
+}
+
 func TestSoftLimitNeverAboveUsersAndFloored(t *testing.T) {
 	h := newHarness(t, 1000*mib, 100*mib)
 	setMemoryLimit(300 * mib) // the user's GOMEMLIMIT

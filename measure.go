@@ -6,10 +6,13 @@ import (
 	"time"
 )
 
-// measure returns the usage the policy sees: raw usage less the clean file
-// cache, which the kernel reclaims before it kills anything. The cache
-// figure costs a stat file parse, so it is re-read only when exact is set,
-// when it is stale, or when raw usage is near the threshold.
+// measure returns the usage the policy sees: raw usage less what the kernel
+// reclaims before it kills anything (the clean file cache, and on cgroup v2
+// the freed parts of huge pages awaiting a split). That figure costs a stat
+// file parse, so it is re-read only when exact is set, when raw usage is
+// near the threshold, when it is older than reclaimRefresh, or, while the
+// soft limit is managed, older than softLimitRefresh: the soft limit is set
+// from it, and the huge-page part moves as fast as the heap allocates.
 func (r *run) measure(exact bool) (uint64, error) {
 	raw, err := r.read(r.src.Usage)
 	if err != nil {
@@ -18,7 +21,8 @@ func (r *run) measure(exact bool) (uint64, error) {
 	r.readOK()
 	now := Clock.Now()
 	near := r.threshold != PolicyTempDisabled && raw >= r.threshold-r.threshold/10
-	if exact || near || now.Sub(r.reclaimAt) >= reclaimRefresh {
+	age := now.Sub(r.reclaimAt)
+	if exact || near || age >= reclaimRefresh || (r.softLimit && age >= softLimitRefresh) {
 		rec, err := r.read(r.src.Reclaimable)
 		switch {
 		case err != nil:

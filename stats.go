@@ -46,10 +46,12 @@ type Stats struct {
 	ReadErrors uint64
 	// LastSample is when usage was last measured.
 	LastSample time.Time
-	// Reclaimable is the clean file cache (active and inactive) left out of
-	// Usage at the last measurement: the kernel drops it before any OOM
-	// kill. Zero for the system (MemAvailable already leaves it out) and in
-	// heap mode.
+	// Reclaimable is what the kernel frees before any OOM kill, left out of
+	// Usage at the last measurement: the clean file cache (active and
+	// inactive) and, on cgroup v2 (Linux 5.18 and later), charge no
+	// memory.stat counter accounts for (freed parts of huge pages awaiting
+	// a split). Zero for the system (MemAvailable already leaves it out)
+	// and in heap mode.
 	Reclaimable uint64
 	// Reserve is the headroom the soft limit keeps under Limit: a share of
 	// the limit, raised to cover what the program allocates during one GC

@@ -65,6 +65,8 @@ var benchStrategies = []benchStrategy{
 // VMTEST_BENCH_BASE=<checkout> adds a strategy "base": the watchdog built
 // from that checkout of this repository, interleaved with the others in the
 // same VMs, for an A/B comparison with "this".
+// VMTEST_BENCH_EXTRA=watchdog-disablethp (a comma-separated list of the
+// workload's -strategy values) adds a column "this-<value>" for each.
 // VMTEST_BENCH_RUNS (default 3) sets the runs per cell, VMTEST_BENCH_SCENARIOS
 // (default offheap,offheap-growing,spike,heaponly) the scenarios, VMTEST_LOGDIR keeps the
 // serial logs. The tables go to the test log and to $VMTEST_BENCH_OUT.
@@ -91,6 +93,13 @@ func TestVMBench(t *testing.T) {
 	strategies := benchStrategies
 	if bv.files["/bench/workload-base"] != nil {
 		strategies = append(strategies[:len(strategies):len(strategies)], benchStrategy{"base", "base", "watchdog"})
+	}
+	// VMTEST_BENCH_EXTRA=flag,... adds columns "this-<flag>": this
+	// repository's workload run with -strategy <flag>.
+	for _, f := range strings.Split(os.Getenv("VMTEST_BENCH_EXTRA"), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			strategies = append(strategies[:len(strategies):len(strategies)], benchStrategy{"this-" + f, "this", f})
+		}
 	}
 	var all []BenchResult
 	t0 := time.Now()

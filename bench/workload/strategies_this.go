@@ -3,6 +3,10 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	watchdog "github.com/raulk/go-watchdog"
@@ -34,6 +38,26 @@ func init() {
 		watchdog.KernelEvents = false
 		watchdog.HeadroomSoftLimit = false
 	})
+	// The defaults with the Go heap kept off transparent huge pages
+	// (GODEBUG=disablethp=1, the remedy the watchdog's THP advice names):
+	// the workload execs itself with it, as the runtime reads it at start.
+	strategies["watchdog-disablethp"] = func(capBytes uint64) (func(), error) {
+		if !strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
+			self, err := os.Executable()
+			if err != nil {
+				return nil, err
+			}
+			var env []string
+			for _, kv := range os.Environ() {
+				if !strings.HasPrefix(kv, "GODEBUG=") {
+					env = append(env, kv)
+				}
+			}
+			env = append(env, "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",disablethp=1", ","))
+			return nil, fmt.Errorf("exec with GODEBUG=disablethp=1: %w", syscall.Exec(self, os.Args, env))
+		}
+		return cgroupWith(func() {})(capBytes)
+	}
 	watchdogCounters = func() map[string]uint64 {
 		s := watchdog.Snapshot()
 		return map[string]uint64{"events": s.Events, "samples": s.Samples, "forced_gcs": s.ForcedGCs,

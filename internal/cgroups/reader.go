@@ -22,8 +22,9 @@ var (
 // Reader reads one memory cgroup. It implements source.Source and
 // source.Notifier. Usage is what the kernel charges the cgroup, page cache
 // included; Reclaimable is the clean file cache, active_file +
-// inactive_file - (dirty + writeback) from memory.stat, clamped at 0; the
-// difference is the working set.
+// inactive_file - (dirty + writeback) from memory.stat, clamped at 0, plus on
+// v2 the freed parts of huge pages still charged; the difference is the
+// working set.
 //
 // A Reader from Open follows the process when it is moved to another cgroup
 // or its cgroup is removed: Limit re-runs the discovery, and so does a failed
@@ -60,6 +61,7 @@ type files struct {
 	name  string   // String()
 	usage *preader // memory.usage_in_bytes or memory.current
 	stat  *preader // memory.stat
+	kmem  *preader // v1 memory.kmem.usage_in_bytes, nil when absent
 }
 
 // retryEvery is how often at most a failed read re-runs discovery: a broken
@@ -127,10 +129,21 @@ func openFiles(loc location) (*files, error) {
 		f.usage.close()
 		return nil, fmt.Errorf("cgroups: %s stat file: %w", f.name, err)
 	}
+	if loc.version == 1 {
+		// Optional: without it (cgroup.memory=nokmem, a kernel that
+		// dropped it) there is no huge-page estimate on v1.
+		f.kmem, _ = openPreader(filepath.Join(loc.dir, v1Kmem), 32)
+	}
 	return f, nil
 }
 
-func (f *files) close() error { return errors.Join(f.usage.close(), f.stat.close()) }
+func (f *files) close() error {
+	err := errors.Join(f.usage.close(), f.stat.close())
+	if f.kmem != nil {
+		err = errors.Join(err, f.kmem.close())
+	}
+	return err
+}
 
 // Version returns the cgroup version in use: 1 or 2.
 func (r *Reader) Version() int { return r.current().loc.version }
@@ -173,9 +186,10 @@ func (r *Reader) usage() (uint64, error) {
 	return v, nil
 }
 
-// Reclaimable returns the clean file cache in bytes: page cache, active and
-// inactive, that is neither dirty nor under writeback, so the kernel can
-// drop it under pressure without any I/O. From memory.stat it is
+// Reclaimable returns the bytes the kernel frees under pressure without any
+// I/O, before it OOM-kills anything. First the clean file cache: page cache,
+// active and inactive, that is neither dirty nor under writeback. From
+// memory.stat it is
 // active_file + inactive_file - (dirty + writeback), clamped at 0:
 // total_active_file, total_inactive_file, total_dirty and total_writeback
 // on v1 (including descendants), active_file, inactive_file, file_dirty and
@@ -183,6 +197,12 @@ func (r *Reader) usage() (uint64, error) {
 // so they are not counted; neither are anonymous and kernel memory. A
 // missing active or inactive counter is an error naming the file and key; a
 // missing dirty or writeback counter (older kernels) counts as 0.
+//
+// It adds the charge that no counter accounts for: on v2 (Linux 5.18 and
+// later) memory.current, read first, less anon + file + kernel + sock; on
+// v1 memory.usage_in_bytes less total_rss + total_cache +
+// memory.kmem.usage_in_bytes. That is the freed parts of transparent huge
+// pages, still charged until reclaim splits them (see splitPending).
 //
 // It reads memory.stat into a buffer kept by the Reader and allocates only
 // when the file outgrows it. A failed read is retried as for Usage.
@@ -196,15 +216,29 @@ func (r *Reader) Reclaimable() (uint64, error) {
 
 func (r *Reader) reclaimable() (uint64, error) {
 	f := r.cur
+	// Usage first, then the counters that explain it: memory charged in
+	// between lowers the huge-page estimate rather than raising it. A
+	// failed usage read leaves the estimate out (Usage reports it).
+	usage, err := r.usage()
+	kmem, kmemOK := uint64(0), err == nil && f.loc.version == 2
+	if err == nil && f.kmem != nil {
+		if b, err := f.kmem.load(false); err == nil {
+			kmem, kmemOK = parseUint(b)
+		}
+	}
 	b, err := f.stat.load(true)
 	if err != nil {
 		return 0, fmt.Errorf("cgroups: %w", err)
 	}
-	keys := &v2ReclaimKeys
+	keys, charge := &v2ReclaimKeys, &v2ChargeKeys
 	if f.loc.version == 1 {
-		keys = &v1ReclaimKeys
+		keys, charge = &v1ReclaimKeys, &v1ChargeKeys
 	}
-	return cleanFileCache(b, f.stat.name(), keys)
+	cache, err := cleanFileCache(b, f.stat.name(), keys)
+	if err != nil || !kmemOK {
+		return cache, err
+	}
+	return addSat(cache, splitPending(usage, kmem, b, charge)), nil
 }
 
 // Limit returns the effective memory limit in bytes: the smallest limit on

@@ -5,6 +5,7 @@ package cgroups
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,22 +15,34 @@ import (
 // TestReclaimableModel reads memory.stat fixtures through a Reader: the
 // clean file cache is active + inactive file - (dirty + writeback), from the
 // hierarchical totals on v1, clamped at 0, with missing dirty and writeback
-// counters taken as 0.
+// counters taken as 0. On v2 the charge memory.stat does not account for
+// (memory.current less anon + file + kernel + sock: freed parts of huge
+// pages awaiting a split) is reclaimable too.
 func TestReclaimableModel(t *testing.T) {
+	const thpAccounted = 128<<20 + 4<<20 + 3<<20 + 4096 // v2-thp-split.stat's anon + file + kernel + sock
 	for _, tt := range []struct {
 		fixture, stat string // stat: a file in testdata/stat, or "" for the fixture's own
+		current       uint64 // memory.current to write (v2), or 0 to keep the fixture's
 		want          uint64
 	}{
 		// total_*: 3 MiB active + 1 MiB inactive - (256 KiB dirty + 64 KiB
 		// writeback); the group's own (non-total) counters are ignored.
-		{"v1-limited", "", 3<<20 + 1<<20 - 256<<10 - 64<<10},
-		{"v1-limited", "v1-dirty-over.stat", 0},       // 96 KiB + 16 KiB dirty/writeback > 64 + 32 KiB cache
-		{"v1-limited", "v1-old-kernel.stat", 3358720}, // no total_dirty, total_writeback
+		{"v1-limited", "", 0, 3<<20 + 1<<20 - 256<<10 - 64<<10},
+		{"v1-limited", "v1-dirty-over.stat", 0, 0},       // 96 KiB + 16 KiB dirty/writeback > 64 + 32 KiB cache
+		{"v1-limited", "v1-old-kernel.stat", 0, 3358720}, // no total_dirty, total_writeback
 		// 6 MiB active + 2 MiB inactive - 128 KiB dirty; the 1 MiB of
 		// shmem (in "file") is on the anon LRU lists and not counted.
-		{"v2-limited", "", 6<<20 + 2<<20 - 128<<10},
-		{"v2-limited", "v2-dirty-over.stat", 0},       // 12 + 4 KiB > 4 + 8 KiB
-		{"v2-limited", "v2-old-kernel.stat", 3358720}, // no file_dirty, file_writeback
+		// memory.current is anon + file + kernel + sock: nothing pending.
+		{"v2-limited", "", 0, 6<<20 + 2<<20 - 128<<10},
+		{"v2-limited", "v2-dirty-over.stat", 8192 + 20480 + 65536, 0}, // 12 + 4 KiB > 4 + 8 KiB
+		// No file_dirty, file_writeback, nor kernel (before Linux 5.18):
+		// the clean cache alone, however far memory.current is above.
+		{"v2-limited", "v2-old-kernel.stat", 1 << 30, 3358720},
+		// A Go heap on huge pages that freed 40 MiB of them: 4 MiB of
+		// clean cache plus the 40 MiB still charged.
+		{"v2-limited", "v2-thp-split.stat", thpAccounted + 40<<20, 4<<20 + 40<<20},
+		{"v2-limited", "v2-thp-split.stat", thpAccounted, 4 << 20},
+		{"v2-limited", "v2-thp-split.stat", thpAccounted - 1<<20, 4 << 20}, // charged between the reads: clamped
 	} {
 		t.Run(tt.fixture+"/"+tt.stat, func(t *testing.T) {
 			cfg := copyFixture(t, tt.fixture)
@@ -40,6 +53,9 @@ func TestReclaimableModel(t *testing.T) {
 				b, err := os.ReadFile(filepath.Join("testdata/stat", tt.stat))
 				require.NoError(t, err)
 				require.NoError(t, os.WriteFile(filepath.Join(r.Path(), "memory.stat"), b, 0o644))
+			}
+			if tt.current != 0 {
+				require.NoError(t, os.WriteFile(filepath.Join(r.Path(), "memory.current"), []byte(strconv.FormatUint(tt.current, 10)+"\n"), 0o644))
 			}
 			got, err := r.Reclaimable()
 			require.NoError(t, err)
@@ -65,4 +81,28 @@ func TestCleanFileCacheEdges(t *testing.T) {
 	}
 	_, err := cleanFileCache([]byte("active_file 7\nfile_dirty 1"), "x/memory.stat", &v2ReclaimKeys)
 	assert.EqualError(t, err, `cgroups: x/memory.stat has no "inactive_file" line`)
+}
+
+func TestSplitPendingEdges(t *testing.T) {
+	for _, tt := range []struct {
+		usage uint64
+		stat  string
+		want  uint64
+	}{
+		{100, "anon 10\nfile 20\nkernel 30\nsock 5\n", 35},
+		{100, "anon 10\nfile 20\nkernel 30\n", 40},                              // no sock line: 0
+		{100, "anon 10\nfile 20\nkernel 30\nsock x\n", 40},                      // a bad sock value: 0
+		{100, "anon 10\nfile 20\n", 0},                                          // no kernel line (before 5.18): no estimate
+		{100, "anon 10\nfile -20\nkernel 30\n", 0},                              // malformed: no estimate
+		{100, "anon 60\nfile 20\nkernel 30\n", 0},                               // over usage: clamped
+		{100, "anon 18446744073709551615\nfile 1\nkernel 1\n", 0},               // saturates, no wrap
+		{100, "anon_thp 50\nanon 10\nfile 20\nkernel 30\nkernel_stack 9\n", 40}, // prefixes are other keys
+	} {
+		assert.Equal(t, tt.want, splitPending(tt.usage, 0, []byte(tt.stat), &v2ChargeKeys), "%d %q", tt.usage, tt.stat)
+	}
+	// v1: kernel memory comes from memory.kmem.usage_in_bytes; no sock.
+	v1 := []byte("rss 1\ncache 2\ntotal_rss 10\ntotal_cache 20\n sock 99\n")
+	assert.Equal(t, uint64(100-10-20-30), splitPending(100, 30, v1, &v1ChargeKeys))
+	assert.Equal(t, uint64(0), splitPending(100, 80, v1, &v1ChargeKeys))
+	assert.Equal(t, uint64(0), splitPending(100, 0, []byte("total_rss 10\n"), &v1ChargeKeys), "no total_cache: no estimate")
 }

@@ -7,9 +7,10 @@ import (
 	"fmt"
 )
 
-// reclaimKeys names the memory.stat counters Reclaimable reads, in this
-// order: active file LRU, inactive file LRU (both required), dirty and
-// under-writeback page cache (0 when the kernel does not report them).
+// reclaimKeys names up to four memory.stat counters read in one pass. For
+// the clean file cache, in this order: active file LRU, inactive file LRU
+// (both required), dirty and under-writeback page cache (0 when the kernel
+// does not report them). For the charge split, see v2ChargeKeys.
 type reclaimKeys [4]string
 
 var (
@@ -19,12 +20,59 @@ var (
 	v2ReclaimKeys = reclaimKeys{"active_file", "inactive_file", "file_dirty", "file_writeback"}
 )
 
-// statValues finds each of keys (which hold no space) in the flat keyed
+// The memory.stat counters that split what a group's usage charges (see
+// splitPending): anonymous memory mapped by some process, page cache (shmem
+// and tmpfs included), kernel memory (slab, stacks, page tables, percpu,
+// vmalloc) and socket buffers. On v2 "kernel" needs Linux 5.18; v1 has no
+// kernel line (memory.kmem.usage_in_bytes has it) and does not charge
+// socket buffers to the group's memory.
+var (
+	v2ChargeKeys = reclaimKeys{"anon", "file", "kernel", "sock"}
+	v1ChargeKeys = reclaimKeys{"total_rss", "total_cache"}
+)
+
+// splitPending estimates, from a memory.stat b, the usage read just before
+// it and, on v1, the kernel memory (kmem), the bytes charged to the group
+// that no counter accounts for: the unmapped parts of transparent huge
+// pages. When a process frees part of a huge page
+// (MADV_DONTNEED, as the Go scavenger does), the kernel stops counting that
+// part as anon at once but keeps the whole huge page, and its charge, until
+// memory pressure splits it; reclaim in the group splits it and frees the
+// unmapped parts before any OOM kill. It is usage less kmem and the
+// counters keys names (charge keys: the first two, and on v2 the third,
+// required; the fourth counts as 0 when absent or malformed), clamped at 0,
+// and 0 when a required counter is missing or malformed: before Linux 5.18
+// v2 has no "kernel" line, and kernel memory cannot be told apart. Usage is
+// read first, so memory charged between the reads lowers the estimate
+// rather than raising it.
+func splitPending(usage, kmem uint64, b []byte, keys *reclaimKeys) uint64 {
+	v, found, ok := statValues(b, keys)
+	for k, key := range keys {
+		if k < 3 && key != "" && (!found[k] || !ok[k]) {
+			return 0
+		}
+		if !ok[k] {
+			v[k] = 0
+		}
+	}
+	accounted := addSat(addSat(v[0], v[1]), addSat(addSat(v[2], v[3]), kmem))
+	if usage <= accounted {
+		return 0
+	}
+	return usage - accounted
+}
+
+// statValues finds each of keys (which hold no space; "" is no key) in the flat keyed
 // file b in one pass. For every key, v, found and ok mean what they mean for
 // statValue, which gives the same answer key by key: the first matching line
 // wins. It does not allocate.
 func statValues(b []byte, keys *reclaimKeys) (v [4]uint64, found, ok [4]bool) {
-	left := len(keys)
+	left := 0
+	for _, key := range keys {
+		if key != "" {
+			left++
+		}
+	}
 	for len(b) > 0 && left > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -37,7 +85,7 @@ func statValues(b []byte, keys *reclaimKeys) (v [4]uint64, found, ok [4]bool) {
 			continue
 		}
 		for k, key := range keys {
-			if !found[k] && len(key) == sp && string(line[:sp]) == key {
+			if !found[k] && key != "" && len(key) == sp && string(line[:sp]) == key {
 				v[k], ok[k] = parseUint(line[sp+1:])
 				found[k] = true
 				left--

@@ -7,6 +7,7 @@ import "fmt"
 // cgroup v1 memory controller files.
 const (
 	v1Usage   = "memory.usage_in_bytes"
+	v1Kmem    = "memory.kmem.usage_in_bytes"
 	v1Limit   = "memory.limit_in_bytes"
 	v1HierKey = "hierarchical_memory_limit"
 )
