@@ -232,8 +232,9 @@ func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
 		r.log(levelInfo, "managing the Go soft memory limit: %s (limit %s, reserve %s, %s outside the Go runtime, the program's soft limit %s)",
 			fmtSize(uint64(next)), fmtSize(r.limit), fmtSize(reserve), fmtSize(outside), fmtSoftLimit(r.userLimit))
 		if detectTHP() {
-			r.log(levelInfo, "transparent huge pages are always on: heap pages the runtime releases can stay charged until the kernel splits their huge pages, "+
-				"read as memory outside the Go runtime, and with mmap or cgo memory beside the heap make the runtime collect far more often; GODEBUG=disablethp=1, or THP on madvise, avoids it")
+			r.log(levelInfo, "transparent huge pages are always on: heap pages the runtime releases stay charged until the kernel splits their huge pages, "+
+				"so usage can reach the limit before the kernel frees them, and where the cgroup's counters cannot tell them apart they read as memory outside the Go runtime "+
+				"and can make the runtime collect far more often; GODEBUG=disablethp=1, or THP on madvise, avoids it")
 		}
 	} else {
 		r.log(levelDebug, "soft memory limit %s -> %s (reserve %s, %s outside the Go runtime)",
