@@ -201,8 +201,10 @@ func (r *Reader) usage() (uint64, error) {
 // It adds the charge that no counter accounts for: on v2 (Linux 5.18 and
 // later) memory.current, read first, less anon + file + kernel + sock; on
 // v1 memory.usage_in_bytes less total_rss + total_cache +
-// memory.kmem.usage_in_bytes. That is the freed parts of transparent huge
-// pages, still charged until reclaim splits them (see splitPending).
+// memory.kmem.usage_in_bytes; less what the counters may trail usage by,
+// and only in a group that has had huge pages. That is the freed parts of
+// transparent huge pages, still charged until reclaim splits them (see
+// splitPending).
 //
 // It reads memory.stat into a buffer kept by the Reader and allocates only
 // when the file outgrows it. A failed read is retried as for Usage.
@@ -230,15 +232,15 @@ func (r *Reader) reclaimable() (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("cgroups: %w", err)
 	}
-	keys, charge := &v2ReclaimKeys, &v2ChargeKeys
+	keys := &v2ReclaimKeys
 	if f.loc.version == 1 {
-		keys, charge = &v1ReclaimKeys, &v1ChargeKeys
+		keys = &v1ReclaimKeys
 	}
 	cache, err := cleanFileCache(b, f.stat.name(), keys)
 	if err != nil || !kmemOK {
 		return cache, err
 	}
-	return addSat(cache, splitPending(usage, kmem, b, charge)), nil
+	return addSat(cache, splitPending(usage, kmem, statLag, b, f.loc.version == 1)), nil
 }
 
 // Limit returns the effective memory limit in bytes: the smallest limit on

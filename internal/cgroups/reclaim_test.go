@@ -19,6 +19,8 @@ import (
 // (memory.current less anon + file + kernel + sock: freed parts of huge
 // pages awaiting a split) is reclaimable too.
 func TestReclaimableModel(t *testing.T) {
+	defer func(l uint64) { statLag = l }(statLag)
+	statLag = 1 << 20                                   // the counters may trail usage by 1 MiB
 	const thpAccounted = 128<<20 + 4<<20 + 3<<20 + 4096 // v2-thp-split.stat's anon + file + kernel + sock
 	for _, tt := range []struct {
 		fixture, stat string // stat: a file in testdata/stat, or "" for the fixture's own
@@ -39,8 +41,10 @@ func TestReclaimableModel(t *testing.T) {
 		// the clean cache alone, however far memory.current is above.
 		{"v2-limited", "v2-old-kernel.stat", 1 << 30, 3358720},
 		// A Go heap on huge pages that freed 40 MiB of them: 4 MiB of
-		// clean cache plus the 40 MiB still charged.
-		{"v2-limited", "v2-thp-split.stat", thpAccounted + 40<<20, 4<<20 + 40<<20},
+		// clean cache plus the 40 MiB still charged, less the 1 MiB the
+		// counters may trail by.
+		{"v2-limited", "v2-thp-split.stat", thpAccounted + 40<<20, 4<<20 + 39<<20},
+		{"v2-limited", "v2-thp-split.stat", thpAccounted + 1<<20, 4 << 20},
 		{"v2-limited", "v2-thp-split.stat", thpAccounted, 4 << 20},
 		{"v2-limited", "v2-thp-split.stat", thpAccounted - 1<<20, 4 << 20}, // charged between the reads: clamped
 	} {
@@ -84,25 +88,34 @@ func TestCleanFileCacheEdges(t *testing.T) {
 }
 
 func TestSplitPendingEdges(t *testing.T) {
+	const thp = "thp_fault_alloc 3\n"
 	for _, tt := range []struct {
-		usage uint64
-		stat  string
-		want  uint64
+		usage, lag uint64
+		stat       string
+		want       uint64
 	}{
-		{100, "anon 10\nfile 20\nkernel 30\nsock 5\n", 35},
-		{100, "anon 10\nfile 20\nkernel 30\n", 40},                              // no sock line: 0
-		{100, "anon 10\nfile 20\nkernel 30\nsock x\n", 40},                      // a bad sock value: 0
-		{100, "anon 10\nfile 20\n", 0},                                          // no kernel line (before 5.18): no estimate
-		{100, "anon 10\nfile -20\nkernel 30\n", 0},                              // malformed: no estimate
-		{100, "anon 60\nfile 20\nkernel 30\n", 0},                               // over usage: clamped
-		{100, "anon 18446744073709551615\nfile 1\nkernel 1\n", 0},               // saturates, no wrap
-		{100, "anon_thp 50\nanon 10\nfile 20\nkernel 30\nkernel_stack 9\n", 40}, // prefixes are other keys
+		{100, 0, thp + "anon 10\nfile 20\nkernel 30\nsock 5\n", 35},
+		{100, 7, thp + "anon 10\nfile 20\nkernel 30\nsock 5\n", 28},                 // less the counters' lag
+		{100, 0, "anon 10\nfile 20\nkernel 30\nsock 5\n", 0},                        // no huge page ever: lag only
+		{100, 0, "anon_thp 0\nthp_fault_alloc 0\nanon 10\nfile 20\nkernel 30\n", 0}, // the same
+		{100, 0, "anon_thp 2097152\nanon 10\nfile 20\nkernel 30\n", 40},
+		{100, 0, "thp_collapse_alloc 1\nanon 10\nfile 20\nkernel 30\n", 40},
+		{100, 0, thp + "anon 10\nfile 20\nkernel 30\n", 40},                 // no sock line: 0
+		{100, 0, thp + "anon 10\nfile 20\nkernel 30\nsock x\n", 40},         // a bad sock value: 0
+		{100, 0, thp + "anon 10\nfile 20\n", 0},                             // no kernel line (before 5.18): no estimate
+		{100, 0, thp + "anon 10\nfile -20\nkernel 30\n", 0},                 // malformed: no estimate
+		{100, 0, thp + "anon 60\nfile 20\nkernel 30\n", 0},                  // over usage: clamped
+		{100, 0, thp + "anon 18446744073709551615\nfile 1\nkernel 1\n", 0},  // saturates, no wrap
+		{100, 0, thp + "anon 10\nfile 20\nkernel 30\nkernel_stack 9\n", 40}, // prefixes are other keys
 	} {
-		assert.Equal(t, tt.want, splitPending(tt.usage, 0, []byte(tt.stat), &v2ChargeKeys), "%d %q", tt.usage, tt.stat)
+		assert.Equal(t, tt.want, splitPending(tt.usage, 0, tt.lag, []byte(tt.stat), false), "%d %d %q", tt.usage, tt.lag, tt.stat)
 	}
-	// v1: kernel memory comes from memory.kmem.usage_in_bytes; no sock.
-	v1 := []byte("rss 1\ncache 2\ntotal_rss 10\ntotal_cache 20\n sock 99\n")
-	assert.Equal(t, uint64(100-10-20-30), splitPending(100, 30, v1, &v1ChargeKeys))
-	assert.Equal(t, uint64(0), splitPending(100, 80, v1, &v1ChargeKeys))
-	assert.Equal(t, uint64(0), splitPending(100, 0, []byte("total_rss 10\n"), &v1ChargeKeys), "no total_cache: no estimate")
+	// v1: kernel memory comes from memory.kmem.usage_in_bytes; no sock; the
+	// huge-page gate is total_rss_huge.
+	v1 := []byte("rss 1\ncache 2\ntotal_rss 10\ntotal_cache 20\ntotal_rss_huge 2097152\n sock 99\n")
+	assert.Equal(t, uint64(100-10-20-30), splitPending(100, 30, 0, v1, true))
+	assert.Equal(t, uint64(100-10-20-30-5), splitPending(100, 30, 5, v1, true))
+	assert.Equal(t, uint64(0), splitPending(100, 80, 0, v1, true))
+	assert.Equal(t, uint64(0), splitPending(100, 0, 0, []byte("total_rss 10\ntotal_cache 20\ntotal_rss_huge 0\n"), true), "no huge page")
+	assert.Equal(t, uint64(0), splitPending(100, 0, 0, []byte("total_rss 10\ntotal_rss_huge 1\n"), true), "no total_cache: no estimate")
 }
