@@ -7,8 +7,8 @@ import (
 )
 
 // measure returns the usage the policy sees: raw usage less what the kernel
-// reclaims before it kills anything (the clean file cache, and on cgroup v2
-// the freed parts of huge pages awaiting a split). That figure costs a stat
+// reclaims before it kills anything (the clean file cache, and the freed
+// parts of huge pages awaiting a split). That figure costs a stat
 // file parse, so it is re-read only when exact is set, when raw usage is
 // near the threshold, when it is older than reclaimRefresh, or, while the
 // soft limit is managed, older than softLimitRefresh: the soft limit is set

@@ -48,10 +48,10 @@ type Stats struct {
 	LastSample time.Time
 	// Reclaimable is what the kernel frees before any OOM kill, left out of
 	// Usage at the last measurement: the clean file cache (active and
-	// inactive) and, on cgroup v2 (Linux 5.18 and later), charge no
-	// memory.stat counter accounts for (freed parts of huge pages awaiting
-	// a split). Zero for the system (MemAvailable already leaves it out)
-	// and in heap mode.
+	// inactive) and charge no memory.stat counter accounts for (freed parts
+	// of huge pages awaiting a split; cgroup v2 on Linux 5.18 and later, v1
+	// with memory.kmem.usage_in_bytes). Zero for the system (MemAvailable
+	// already leaves it out) and in heap mode.
 	Reclaimable uint64
 	// Reserve is the headroom the soft limit keeps under Limit: a share of
 	// the limit, raised to cover what the program allocates during one GC

@@ -74,7 +74,7 @@ func NewCollector() *Collector {
 		always(func(s *watchdog.Stats) float64 { return limit(s.UserSoftLimit) }))
 	add("reserve_bytes", "Headroom the soft limit keeps under the limit; 0 when the soft limit is not managed.", gauge,
 		always(func(s *watchdog.Stats) float64 { return float64(s.Reserve) }))
-	add("reclaimable_bytes", "Clean file cache left out of usage at the last measurement (cgroup driver).", gauge,
+	add("reclaimable_bytes", "Memory the kernel frees before an OOM kill (clean file cache, freed parts of huge pages) left out of usage at the last measurement (cgroup driver).", gauge,
 		always(func(s *watchdog.Stats) float64 { return float64(s.Reclaimable) }))
 	add("gogc", "GOGC in force at the last measurement; -1 when GC is off.", gauge, always(func(s *watchdog.Stats) float64 { return float64(s.GOGC) }))
 	add("gcs_total", "GC cycles completed since the watchdog started.", counter, always(func(s *watchdog.Stats) float64 { return float64(s.GCs) }))

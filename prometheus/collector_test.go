@@ -76,7 +76,7 @@ go_watchdog_logs_dropped_total 7
 # HELP go_watchdog_read_errors_total Usage measurements that failed.
 # TYPE go_watchdog_read_errors_total counter
 go_watchdog_read_errors_total 1
-# HELP go_watchdog_reclaimable_bytes Clean file cache left out of usage at the last measurement (cgroup driver).
+# HELP go_watchdog_reclaimable_bytes Memory the kernel frees before an OOM kill (clean file cache, freed parts of huge pages) left out of usage at the last measurement (cgroup driver).
 # TYPE go_watchdog_reclaimable_bytes gauge
 go_watchdog_reclaimable_bytes 1.048576e+07
 # HELP go_watchdog_reserve_bytes Headroom the soft limit keeps under the limit; 0 when the soft limit is not managed.

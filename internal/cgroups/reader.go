@@ -22,9 +22,9 @@ var (
 // Reader reads one memory cgroup. It implements source.Source and
 // source.Notifier. Usage is what the kernel charges the cgroup, page cache
 // included; Reclaimable is the clean file cache, active_file +
-// inactive_file - (dirty + writeback) from memory.stat, clamped at 0, plus on
-// v2 the freed parts of huge pages still charged; the difference is the
-// working set.
+// inactive_file - (dirty + writeback) from memory.stat, clamped at 0, plus
+// the freed parts of huge pages still charged; the difference is the working
+// set.
 //
 // A Reader from Open follows the process when it is moved to another cgroup
 // or its cgroup is removed: Limit re-runs the discovery, and so does a failed

@@ -87,8 +87,8 @@ func splitPending(usage, kmem, lag uint64, b []byte, v1 bool) uint64 {
 	return usage - accounted
 }
 
-// statValues finds each of keys (which hold no space; "" is no key) in the flat keyed
-// file b in one pass. For every key, v, found and ok mean what they mean for
+// statValues finds each of keys (which hold no space; "" is no key) in the
+// flat keyed file b in one pass. For every key, v, found and ok mean what they mean for
 // statValue, which gives the same answer key by key: the first matching line
 // wins. It does not allocate.
 func statValues(b []byte, keys *reclaimKeys) (v [4]uint64, found, ok [4]bool) {

@@ -26,10 +26,10 @@ type Source interface {
 	// can drop under pressure without swapping or writing anything: the
 	// clean file cache, active and inactive, that is active_file +
 	// inactive_file - (dirty + writeback) from a cgroup's memory.stat,
-	// clamped at 0, plus on cgroup v2 the charge memory.stat does not
-	// account for (freed parts of transparent huge pages, which reclaim
-	// splits and frees). Shmem and tmpfs pages, mapped anonymous and kernel
-	// memory are not reclaimable. Usage minus Reclaimable is the working set. Sources
+	// clamped at 0, plus the charge no memory.stat counter accounts for
+	// (freed parts of transparent huge pages, which reclaim splits and
+	// frees). Shmem and tmpfs pages, mapped anonymous and kernel memory are
+	// not reclaimable. Usage minus Reclaimable is the working set. Sources
 	// whose Usage already excludes such memory return 0. It may cost more
 	// than Usage (it parses a stat file), so the loop calls it only when it
 	// needs to.
