@@ -219,13 +219,15 @@ func (r *Reader) Reclaimable() (uint64, error) {
 func (r *Reader) reclaimable() (uint64, error) {
 	f := r.cur
 	// Usage first, then the counters that explain it: memory charged in
-	// between lowers the huge-page estimate rather than raising it. A
-	// failed usage read leaves the estimate out (Usage reports it).
+	// between lowers the huge-page estimate rather than raising it. The
+	// estimate needs usage and, on v1, the kernel memory; a failed read
+	// leaves it out (Usage reports its own failures).
 	usage, err := r.usage()
-	kmem, kmemOK := uint64(0), err == nil && f.loc.version == 2
+	var kmem uint64
+	estimate := err == nil && f.loc.version == 2
 	if err == nil && f.kmem != nil {
 		if b, err := f.kmem.load(false); err == nil {
-			kmem, kmemOK = parseUint(b)
+			kmem, estimate = parseUint(b)
 		}
 	}
 	b, err := f.stat.load(true)
@@ -237,7 +239,7 @@ func (r *Reader) reclaimable() (uint64, error) {
 		keys = &v1ReclaimKeys
 	}
 	cache, err := cleanFileCache(b, f.stat.name(), keys)
-	if err != nil || !kmemOK {
+	if err != nil || !estimate {
 		return cache, err
 	}
 	return addSat(cache, splitPending(usage, kmem, statLag, b, f.loc.version == 1)), nil
