@@ -77,6 +77,10 @@ func TestGoalsUnpaced(t *testing.T) {
 	if g := find(t, rows, "GC CPU vs gomemlimit"); g.Value != "1.050x" || g.Verdict != met {
 		t.Errorf("GC CPU: %+v", g)
 	}
+	// GC share of the process's CPU: 0.021/1.5 = 1.40 % against 0.020/1.0 = 2.00 %.
+	if g := find(t, rows, "GC share of process CPU"); g.Verdict != info || g.Value != "0.700x" || g.This != "1.40 [1.37–1.40] %" {
+		t.Errorf("GC share: %+v", g)
+	}
 	if g := find(t, rows, "GC cycles vs gomemlimit"); g.Verdict != info || g.Value != "2.067x" {
 		t.Errorf("GC cycles: %+v", g)
 	}

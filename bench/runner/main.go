@@ -40,7 +40,7 @@ func numCPU() int { return runtime.NumCPU() }
 func mainErr() error {
 	var (
 		out        = flag.String("out", "", "output directory for benchmarks.md and bench/ (default ../docs, or a temp dir with -quick)")
-		runs       = flag.Int("runs", 11, "runs per scenario × strategy cell (11: on a 2-core machine a median of 7 runs moves by several percent between full runs)")
+		runs       = flag.Int("runs", 21, "runs per scenario × strategy cell (21: on a 2-core virtual machine a run's CPU figures move by up to 40 % with the machine's speed, and a median of 11 runs by up to 15 % between full runs)")
 		duration   = flag.Duration("duration", 6*time.Second, "length of the paced churn in the paced scenarios (activecache is unpaced)")
 		interval   = flag.Duration("interval", 50*time.Millisecond, "cgroup usage sampling interval")
 		quick      = flag.Bool("quick", false, "smoke test: -runs 1, -duration 2s, -benchtime 100ms, -latency-trials 3")

@@ -41,6 +41,15 @@ var (
 	figGCms  runFigure = gcMsPerGiB
 	figGCs   runFigure = func(p *phaseResult) float64 { return float64(p.GCs) }
 	figForce runFigure = func(p *phaseResult) float64 { return float64(p.ForcedGCs) }
+	// figGCShare is GC CPU as a percentage of the whole process's CPU time
+	// in the phase: a figure in which the machine's speed during the run
+	// cancels out.
+	figGCShare runFigure = func(p *phaseResult) float64 {
+		if p.CPUSeconds <= 0 {
+			return nan
+		}
+		return 100 * p.GCCPUSeconds / p.CPUSeconds
+	}
 )
 
 // survivorValues returns f of every survived run that printed its phase.

@@ -58,6 +58,15 @@ func init() {
 		}
 		return cgroupWith(func() {})(capBytes)
 	}
+	// The defaults' soft limit without forced GCs: a policy that never sets
+	// a threshold. Shows what the forced GCs cost or buy.
+	strategies["watchdog-noforce"] = func(uint64) (func(), error) {
+		err, stop := watchdog.CgroupDriven(time.Second, func(uint64) (watchdog.Policy, error) { return neverPolicy{}, nil })
+		if err != nil {
+			return nil, err
+		}
+		return stop, nil
+	}
 	watchdogCounters = func() map[string]uint64 {
 		s := watchdog.Snapshot()
 		return map[string]uint64{"events": s.Events, "samples": s.Samples, "forced_gcs": s.ForcedGCs,
@@ -76,4 +85,11 @@ func cgroupWith(set func()) strategy {
 		}
 		return stop, nil
 	}
+}
+
+// neverPolicy never asks for a GC.
+type neverPolicy struct{}
+
+func (neverPolicy) Evaluate(watchdog.UtilizationType, uint64) uint64 {
+	return watchdog.PolicyTempDisabled
 }
