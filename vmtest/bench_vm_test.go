@@ -94,8 +94,6 @@ func TestVMBench(t *testing.T) {
 	if bv.files["/bench/workload-base"] != nil {
 		strategies = append(strategies[:len(strategies):len(strategies)], benchStrategy{"base", "base", "watchdog"})
 	}
-	// VMTEST_BENCH_EXTRA=flag,... adds columns "this-<flag>": this
-	// repository's workload run with -strategy <flag>.
 	for _, f := range strings.Split(os.Getenv("VMTEST_BENCH_EXTRA"), ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			strategies = append(strategies[:len(strategies):len(strategies)], benchStrategy{"this-" + f, "this", f})

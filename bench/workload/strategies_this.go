@@ -31,10 +31,10 @@ import (
 func init() {
 	// Polling only: no kernel events, soft limit managed (so polls at least
 	// every 100 ms).
-	strategies["watchdog-poll"] = cgroupWith(func() { watchdog.KernelEvents = false })
+	strategies["watchdog-poll"] = cgroupWith(policy, func() { watchdog.KernelEvents = false })
 	// Polling at the frequency (1 s) with adaptive sampling only: no kernel
 	// events, no soft limit.
-	strategies["watchdog-poll-1s"] = cgroupWith(func() {
+	strategies["watchdog-poll-1s"] = cgroupWith(policy, func() {
 		watchdog.KernelEvents = false
 		watchdog.HeadroomSoftLimit = false
 	})
@@ -56,17 +56,13 @@ func init() {
 			env = append(env, "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",disablethp=1", ","))
 			return nil, fmt.Errorf("exec with GODEBUG=disablethp=1: %w", syscall.Exec(self, os.Args, env))
 		}
-		return cgroupWith(func() {})(capBytes)
+		return cgroupWith(policy, func() {})(capBytes)
 	}
 	// The defaults' soft limit without forced GCs: a policy that never sets
 	// a threshold. Shows what the forced GCs cost or buy.
-	strategies["watchdog-noforce"] = func(uint64) (func(), error) {
-		err, stop := watchdog.CgroupDriven(time.Second, func(uint64) (watchdog.Policy, error) { return neverPolicy{}, nil })
-		if err != nil {
-			return nil, err
-		}
-		return stop, nil
-	}
+	strategies["watchdog-noforce"] = cgroupWith(func(uint64) (watchdog.Policy, error) {
+		return watchdog.PolicyFunc(func(watchdog.UtilizationType, uint64) uint64 { return watchdog.PolicyTempDisabled }), nil
+	}, func() {})
 	watchdogCounters = func() map[string]uint64 {
 		s := watchdog.Snapshot()
 		return map[string]uint64{"events": s.Events, "samples": s.Samples, "forced_gcs": s.ForcedGCs,
@@ -75,21 +71,14 @@ func init() {
 	}
 }
 
-// cgroupWith runs CgroupDriven(1s, policy) after setting package options.
-func cgroupWith(set func()) strategy {
+// cgroupWith runs CgroupDriven(1s, ctor) after setting package options.
+func cgroupWith(ctor watchdog.PolicyCtor, set func()) strategy {
 	return func(uint64) (func(), error) {
 		set()
-		err, stop := watchdog.CgroupDriven(time.Second, policy)
+		err, stop := watchdog.CgroupDriven(time.Second, ctor)
 		if err != nil {
 			return nil, err
 		}
 		return stop, nil
 	}
-}
-
-// neverPolicy never asks for a GC.
-type neverPolicy struct{}
-
-func (neverPolicy) Evaluate(watchdog.UtilizationType, uint64) uint64 {
-	return watchdog.PolicyTempDisabled
 }

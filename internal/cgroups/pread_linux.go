@@ -70,7 +70,12 @@ func (p *preader) load(grow bool) ([]byte, error) {
 
 func (p *preader) name() string { return p.f.Name() }
 
+// close closes the file; a nil preader (an optional file that is absent)
+// closes as nothing.
 func (p *preader) close() error {
+	if p == nil {
+		return nil
+	}
 	p.closed.Store(true)
 	return p.f.Close()
 }

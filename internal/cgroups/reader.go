@@ -137,13 +137,7 @@ func openFiles(loc location) (*files, error) {
 	return f, nil
 }
 
-func (f *files) close() error {
-	err := errors.Join(f.usage.close(), f.stat.close())
-	if f.kmem != nil {
-		err = errors.Join(err, f.kmem.close())
-	}
-	return err
-}
+func (f *files) close() error { return errors.Join(f.usage.close(), f.stat.close(), f.kmem.close()) }
 
 // Version returns the cgroup version in use: 1 or 2.
 func (r *Reader) Version() int { return r.current().loc.version }
