@@ -48,7 +48,8 @@ func (r *run) mayForce(used uint64, now time.Time) bool {
 
 // interval is how long to wait before the next sample: the user's frequency
 // (at most softLimitRefresh while the soft limit is managed), shortened as
-// usage nears the threshold or grows fast towards it. It is always within
+// usage nears the threshold (while a crossing waits for the runtime's GC,
+// the hold's ceiling) or grows fast towards it. It is always within
 // [minInterval, max(frequency, minInterval)], whatever the state.
 func (r *run) interval() time.Duration {
 	d := max(r.freq, minInterval)
@@ -58,12 +59,19 @@ func (r *run) interval() time.Duration {
 	if r.threshold == PolicyTempDisabled || r.threshold == 0 || (r.stuck.at != 0 && r.lastUsage >= r.threshold) {
 		return d // nothing to approach; or backing off above the threshold
 	}
+	target := r.threshold
+	if !r.held.until.IsZero() {
+		// Waiting for the runtime's GC: approach the hold's ceiling, and
+		// sample when the hold is over.
+		target = r.held.ceiling
+		d = max(min(d, r.held.until.Sub(Clock.Now())), minInterval)
+	}
 	var gap float64
-	if r.lastUsage < r.threshold {
-		gap = float64(r.threshold - r.lastUsage)
+	if r.lastUsage < target {
+		gap = float64(target - r.lastUsage)
 	}
 	secs := d.Seconds()
-	if band := float64(r.threshold / 10); gap < band {
+	if band := float64(target / 10); gap < band {
 		secs = secs * gap / band
 	}
 	if r.rate > 0 && !math.IsInf(r.rate, 0) {

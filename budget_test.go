@@ -151,6 +151,9 @@ func randomRun(rng *rand.Rand) *run {
 		lastUsage: pick(0, 1, 1<<20, 1<<40, math.MaxUint64, rng.Uint64()),
 		stuck:     backOff{at: pick(0, 0, 1, rng.Uint64())},
 	}
+	if rng.IntN(2) == 0 { // a crossing waiting for the runtime's GC
+		r.held = hold{until: Clock.Now().Add(time.Duration(rng.Int64() - math.MaxInt64/2)), ceiling: pick(0, 1, 1<<30, math.MaxUint64, rng.Uint64())}
+	}
 	switch rng.IntN(5) {
 	case 0:
 		r.rate = 0
@@ -171,8 +174,8 @@ func checkInterval(t *testing.T, r *run) {
 	d := r.interval()
 	upper := max(r.freq, minInterval)
 	if d < minInterval || d > upper {
-		t.Fatalf("interval %v outside [%v, %v] for freq %v soft %v threshold %d usage %d rate %g stuck %d",
-			d, minInterval, upper, r.freq, r.softLimit, r.threshold, r.lastUsage, r.rate, r.stuck.at)
+		t.Fatalf("interval %v outside [%v, %v] for freq %v soft %v threshold %d usage %d rate %g stuck %d hold %+v",
+			d, minInterval, upper, r.freq, r.softLimit, r.threshold, r.lastUsage, r.rate, r.stuck.at, r.held)
 	}
 	if r.softLimit && d > softLimitRefresh {
 		t.Fatalf("interval %v above %v while the soft limit is managed", d, softLimitRefresh)
@@ -194,7 +197,12 @@ func FuzzInterval(f *testing.F) {
 		if freq <= 0 || math.IsNaN(rate) || rate < 0 {
 			t.Skip("the loop never holds these: frequency is checked, rate is a max with 0")
 		}
-		checkInterval(t, &run{freq: time.Duration(freq), softLimit: soft, threshold: threshold, lastUsage: usage, rate: rate, stuck: backOff{at: stuck}})
+		r := &run{freq: time.Duration(freq), softLimit: soft, threshold: threshold, lastUsage: usage, rate: rate, stuck: backOff{at: stuck}}
+		checkInterval(t, r)
+		// The same state while a crossing waits for the runtime's GC, with
+		// the hold's end and ceiling drawn from the other inputs.
+		r.held = hold{until: Clock.Now().Add(time.Duration(int64(stuck))), ceiling: threshold ^ usage}
+		checkInterval(t, r)
 	})
 }
 

@@ -184,7 +184,8 @@ func (r *run) sample() {
 	if used < r.stuck.below {
 		r.stuck = backOff{} // back under: the back-off is over
 	}
-	if used >= r.threshold && r.mayForce(used, now) {
+	r.settleHold(used, false)
+	if used >= r.threshold && r.mayForce(used, now) && !r.leaveToRuntime(used, readRuntime(&r.rt), now) {
 		crossed := r.threshold
 		r.forceGC(used)
 		if used, err = r.measure(true); err != nil {
@@ -216,11 +217,13 @@ func (r *run) onGC() {
 		return
 	}
 	r.evaluate(used)
+	r.settleHold(used, true)
 	r.afterMeasure(used, st)
 }
 
 // afterMeasure does what every fresh usage figure calls for.
 func (r *run) afterMeasure(used uint64, st runtimeStats) {
+	r.alloc.update(st, Clock.Now())
 	r.updateSoftLimit(used, st)
 	r.prof.observe(used, r.limit)
 	r.publish(used, st)

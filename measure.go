@@ -60,9 +60,8 @@ func (r *run) evaluate(used uint64) bool {
 	if r.exec.busy() {
 		return false // a forced GC or a policy outlived its budget: no new call until it returns
 	}
-	var next uint64
-	p, scope := r.policy, r.scope
-	if err := r.exec.call("the policy", func() { next = p.Evaluate(scope, used) }, r.closing); err != nil {
+	next, err := r.ask(used)
+	if err != nil {
 		if errors.Is(err, errStopped) {
 			r.policyErr = err
 			return false // stopping: nothing to warn about
@@ -81,6 +80,18 @@ func (r *run) evaluate(used uint64) bool {
 	r.threshold = next
 	r.arm(next)
 	return true
+}
+
+// ask runs the policy for used within callbackBudget, and returns its
+// threshold without acting on it. On an error the policy may still be
+// running: its answer is not read.
+func (r *run) ask(used uint64) (uint64, error) {
+	var next uint64
+	p, scope := r.policy, r.scope
+	if err := r.exec.call("the policy", func() { next = p.Evaluate(scope, used) }, r.closing); err != nil {
+		return 0, err
+	}
+	return next, nil
 }
 
 // arm moves the kernel usage event to the threshold (0 removes it when the

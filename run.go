@@ -64,6 +64,7 @@ type run struct {
 	rate        float64 // usage growth in bytes per second; > 0 means growing
 	forcedAt    time.Time
 	stuck       backOff
+	held        hold
 	alloc       allocTracker
 	trend       outsideTrend
 	prof        *profiler

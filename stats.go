@@ -66,6 +66,10 @@ type Stats struct {
 	// stayed at or above the threshold after a forced GC, so the next one
 	// waits for the polling period or for usage to grow by a step.
 	ForcedGCsDeferred uint64
+	// ForcedGCsAvoided counts the threshold crossings left to the runtime's
+	// own next GC, due soon and before usage nears the limit, after which
+	// usage was under the policy's new threshold: no GC was forced.
+	ForcedGCsAvoided uint64
 	// CallbackPanics counts the panics recovered from the program's
 	// callbacks: policies, notifees, ForcedGCFunc and the Logger.
 	CallbackPanics uint64

@@ -29,6 +29,7 @@ type statsJSON struct {
 	ReserveBytes       uint64     `json:"reserve_bytes"`
 	UserSoftLimitBytes *int64     `json:"user_soft_limit_bytes"`
 	ForcedGCsDeferred  uint64     `json:"forced_gcs_deferred"`
+	ForcedGCsAvoided   uint64     `json:"forced_gcs_avoided"`
 	CallbackPanics     uint64     `json:"callback_panics"`
 	LogsDropped        uint64     `json:"logs_dropped"`
 }
@@ -48,7 +49,7 @@ func (s Stats) MarshalJSON() ([]byte, error) {
 		GOGC: s.GOGC, GCs: s.GCs, ForcedGCs: s.ForcedGCs, LastForcedGC: optTime(s.LastForcedGC),
 		Events: s.Events, Samples: s.Samples, ReadErrors: s.ReadErrors, LastSample: optTime(s.LastSample),
 		ReclaimableBytes: s.Reclaimable, ReserveBytes: s.Reserve, UserSoftLimitBytes: optLimit(s.UserSoftLimit),
-		ForcedGCsDeferred: s.ForcedGCsDeferred, CallbackPanics: s.CallbackPanics, LogsDropped: s.LogsDropped,
+		ForcedGCsDeferred: s.ForcedGCsDeferred, ForcedGCsAvoided: s.ForcedGCsAvoided, CallbackPanics: s.CallbackPanics, LogsDropped: s.LogsDropped,
 	}
 	if s.Threshold != PolicyTempDisabled {
 		j.ThresholdBytes = &s.Threshold
@@ -70,7 +71,7 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 		GOGC: j.GOGC, GCs: j.GCs, ForcedGCs: j.ForcedGCs, LastForcedGC: fromOptTime(j.LastForcedGC),
 		Events: j.Events, Samples: j.Samples, ReadErrors: j.ReadErrors, LastSample: fromOptTime(j.LastSample),
 		Reclaimable: j.ReclaimableBytes, Reserve: j.ReserveBytes, UserSoftLimit: fromOptLimit(j.UserSoftLimitBytes),
-		ForcedGCsDeferred: j.ForcedGCsDeferred, CallbackPanics: j.CallbackPanics, LogsDropped: j.LogsDropped,
+		ForcedGCsDeferred: j.ForcedGCsDeferred, ForcedGCsAvoided: j.ForcedGCsAvoided, CallbackPanics: j.CallbackPanics, LogsDropped: j.LogsDropped,
 	}
 	if j.ThresholdBytes != nil {
 		s.Threshold = *j.ThresholdBytes

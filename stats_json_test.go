@@ -66,7 +66,7 @@ func TestStatsJSONShape(t *testing.T) {
 		"threshold_bytes": null, "soft_limit_bytes": 943718400, "gogc": 100, "gcs": 12, "forced_gcs": 2,
 		"last_forced_gc": null, "events": 0, "samples": 0, "read_errors": 0, "last_sample": null,
 		"reclaimable_bytes": 0, "reserve_bytes": 0, "user_soft_limit_bytes": null,
-		"forced_gcs_deferred": 0, "callback_panics": 0, "logs_dropped": 0}`, string(b))
+		"forced_gcs_deferred": 0, "forced_gcs_avoided": 0, "callback_panics": 0, "logs_dropped": 0}`, string(b))
 
 	// A pointer marshals the same, and the zero Stats has no sentinel numbers.
 	pb, err := json.Marshal(&s)

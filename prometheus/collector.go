@@ -81,6 +81,8 @@ func NewCollector() *Collector {
 	add("forced_gcs_total", "GCs the watchdog forced.", counter, always(func(s *watchdog.Stats) float64 { return float64(s.ForcedGCs) }))
 	add("forced_gcs_deferred_total", "Forced GCs held back because usage stayed above the threshold after a forced GC.", counter,
 		always(func(s *watchdog.Stats) float64 { return float64(s.ForcedGCsDeferred) }))
+	add("forced_gcs_avoided_total", "Threshold crossings left to the runtime's own GC, due before usage neared the limit, after which no forced GC was needed.", counter,
+		always(func(s *watchdog.Stats) float64 { return float64(s.ForcedGCsAvoided) }))
 	add("last_forced_gc_timestamp_seconds", "When the last forced GC started, as a Unix time; absent if none.", gauge,
 		stamp(func(s *watchdog.Stats) time.Time { return s.LastForcedGC }))
 	add("events_total", "Kernel memory events (cgroup thresholds, pressure) that woke the watchdog.", counter,

@@ -21,7 +21,7 @@ var fieldMetrics = map[string]string{
 	"Events": "events_total", "Samples": "samples_total", "ReadErrors": "read_errors_total",
 	"LastSample": "last_sample_timestamp_seconds", "Reclaimable": "reclaimable_bytes", "Reserve": "reserve_bytes",
 	"UserSoftLimit": "user_soft_limit_bytes", "ForcedGCsDeferred": "forced_gcs_deferred_total",
-	"CallbackPanics": "callback_panics_total", "LogsDropped": "logs_dropped_total",
+	"ForcedGCsAvoided": "forced_gcs_avoided_total", "CallbackPanics": "callback_panics_total", "LogsDropped": "logs_dropped_total",
 }
 
 func fixed(s watchdog.Stats) *Collector {
@@ -36,7 +36,7 @@ var running = watchdog.Stats{
 	SoftLimit: 900 << 20, GOGC: 100, GCs: 42, ForcedGCs: 3, LastForcedGC: time.Unix(1700000100, 0),
 	Events: 5, Samples: 1000, ReadErrors: 1, LastSample: time.Unix(1700000200, 250_000_000),
 	Reclaimable: 10 << 20, Reserve: 64 << 20, UserSoftLimit: math.MaxInt64, ForcedGCsDeferred: 2,
-	CallbackPanics: 1, LogsDropped: 7,
+	ForcedGCsAvoided: 4, CallbackPanics: 1, LogsDropped: 7,
 }
 
 const runningExposition = `
@@ -46,6 +46,9 @@ go_watchdog_callback_panics_total 1
 # HELP go_watchdog_events_total Kernel memory events (cgroup thresholds, pressure) that woke the watchdog.
 # TYPE go_watchdog_events_total counter
 go_watchdog_events_total 5
+# HELP go_watchdog_forced_gcs_avoided_total Threshold crossings left to the runtime's own GC, due before usage neared the limit, after which no forced GC was needed.
+# TYPE go_watchdog_forced_gcs_avoided_total counter
+go_watchdog_forced_gcs_avoided_total 4
 # HELP go_watchdog_forced_gcs_deferred_total Forced GCs held back because usage stayed above the threshold after a forced GC.
 # TYPE go_watchdog_forced_gcs_deferred_total counter
 go_watchdog_forced_gcs_deferred_total 2
