@@ -42,7 +42,10 @@ func (u UtilizationType) String() string {
 type Policy interface {
 	// Evaluate receives the usage in bytes measured right after a GC (or at
 	// start) and returns the usage in bytes at which the next GC must run,
-	// or PolicyTempDisabled. The watchdog calls it from one goroutine.
+	// or PolicyTempDisabled. The watchdog calls it from one goroutine. It
+	// also calls it when usage reaches the threshold, to learn the threshold
+	// a GC at that usage would lead to: the answer should depend only on
+	// the arguments.
 	Evaluate(scope UtilizationType, used uint64) (next uint64)
 }
 

@@ -141,7 +141,7 @@ const defaultMinGOGC = 25
 // "Used" excludes buffers and page cache the kernel can reclaim. It samples
 // usage every frequency (more often as usage nears the threshold) and forces
 // a GC when usage reaches the policy's threshold, which it recomputes after
-// every GC.
+// every GC, unless the runtime's own GC is due first (see CgroupDriven).
 //
 // frequency <= 0, a nil policyCtor or a policyCtor error is returned as an
 // error and nothing starts.

@@ -18,9 +18,11 @@ import (
 // It samples usage every frequency, faster as usage nears the threshold, and
 // wakes early on the kernel's usage and pressure events where available. It
 // forces a GC when usage reaches the policy's threshold and recomputes the
-// threshold after every GC; when a forced GC does not bring usage under the
-// threshold it was forced at, the next waits for the polling period (or for
-// usage to grow by a step). The limit is re-read every 5 seconds, and the cgroup
+// threshold after every GC. When the runtime's own GC is due within the
+// polling period, well under the limit, and the policy would move its
+// threshold above usage after a GC, it waits for that GC instead. When a
+// forced GC does not bring usage under the threshold it was forced at, the
+// next waits for the polling period (or for usage to grow by a step). The limit is re-read every 5 seconds, and the cgroup
 // rediscovered then (and when reads fail), so a process moved to another
 // cgroup follows it; the limit, the soft limit and Snapshot follow at once,
 // and the policy is rebuilt for the new limit (if the constructor rejects
