@@ -31,10 +31,10 @@ import (
 func init() {
 	// Polling only: no kernel events, soft limit managed (so polls at least
 	// every 100 ms).
-	strategies["watchdog-poll"] = cgroupWith(policy, func() { watchdog.KernelEvents = false })
+	strategies["watchdog-poll"] = cgroupWith(nil, func() { watchdog.KernelEvents = false })
 	// Polling at the frequency (1 s) with adaptive sampling only: no kernel
 	// events, no soft limit.
-	strategies["watchdog-poll-1s"] = cgroupWith(policy, func() {
+	strategies["watchdog-poll-1s"] = cgroupWith(nil, func() {
 		watchdog.KernelEvents = false
 		watchdog.HeadroomSoftLimit = false
 	})
@@ -56,7 +56,7 @@ func init() {
 			env = append(env, "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",disablethp=1", ","))
 			return nil, fmt.Errorf("exec with GODEBUG=disablethp=1: %w", syscall.Exec(self, os.Args, env))
 		}
-		return cgroupWith(policy, func() {})(capBytes)
+		return cgroupWith(nil, func() {})(capBytes)
 	}
 	// The defaults' soft limit without forced GCs: a policy that never sets
 	// a threshold. Shows what the forced GCs cost or buy.
@@ -71,11 +71,17 @@ func init() {
 	}
 }
 
-// cgroupWith runs CgroupDriven(1s, ctor) after setting package options.
+// cgroupWith runs CgroupDriven(1s, ctor) after setting package options. A
+// nil ctor is the package's policy as it is when the strategy starts: the
+// latency scenario replaces it with a fixed threshold.
 func cgroupWith(ctor watchdog.PolicyCtor, set func()) strategy {
 	return func(uint64) (func(), error) {
 		set()
-		err, stop := watchdog.CgroupDriven(time.Second, ctor)
+		c := ctor
+		if c == nil {
+			c = policy
+		}
+		err, stop := watchdog.CgroupDriven(time.Second, c)
 		if err != nil {
 			return nil, err
 		}
