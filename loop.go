@@ -185,7 +185,9 @@ func (r *run) sample() {
 		r.stuck = backOff{} // back under: the back-off is over
 	}
 	r.settleHold(used, false)
-	if used >= r.threshold && r.mayForce(used, now) && !r.leaveToRuntime(used, readRuntime(&r.rt), now) {
+	// A policy asked by leaveToRuntime that outlived its budget keeps the
+	// executor busy: no forced GC until it returns, as in mayForce.
+	if used >= r.threshold && r.mayForce(used, now) && !r.leaveToRuntime(used, readRuntime(&r.rt), now) && !r.exec.busy() {
 		crossed := r.threshold
 		r.forceGC(used)
 		if used, err = r.measure(true); err != nil {

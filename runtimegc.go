@@ -42,7 +42,7 @@ type hold struct {
 // not waited for: the GC is forced at once.
 func (r *run) leaveToRuntime(used uint64, st runtimeStats, now time.Time) bool {
 	if !r.held.until.IsZero() {
-		if st.GCCycles == r.held.cycles && now.Before(r.held.until) && used+runway(st) <= r.held.ceiling {
+		if st.GCCycles == r.held.cycles && now.Before(r.held.until) && used <= r.held.ceiling && runway(st) <= r.held.ceiling-used {
 			return true
 		}
 		r.held = hold{}

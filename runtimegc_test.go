@@ -175,3 +175,28 @@ func TestBackOffCrossingNotHeld(t *testing.T) {
 	assert.GreaterOrEqual(t, Snapshot().LastForcedGC.Sub(forcedAt), time.Second, "forced within the period")
 	assert.Zero(t, Snapshot().ForcedGCsAvoided)
 }
+
+// A policy that blocks when asked at a crossing holds the executor: the
+// watchdog neither forces a GC (it would not run) nor counts one while the
+// policy has not returned.
+func TestCrossingWithAPolicyThatBlocksWhenAsked(t *testing.T) {
+	saved := callbackBudget
+	callbackBudget = 20 * time.Millisecond
+	t.Cleanup(func() { callbackBudget = saved })
+	release := make(chan struct{})
+	blocking := func(uint64) (Policy, error) {
+		return PolicyFunc(func(_ UtilizationType, used uint64) uint64 {
+			if used >= 128*mib {
+				<-release
+				return 150 * mib
+			}
+			return 128 * mib
+		}), nil
+	}
+	s := newHeapSim(t, blocking, 600*mib)
+	s.step(130*mib, 125*mib) // the peek blocks past its budget
+	s.step(130*mib, 125*mib)
+	assert.Zero(t, s.h.forced)
+	assert.Zero(t, Snapshot().ForcedGCs, "no forced GC counted while the policy blocks")
+	close(release)
+}
