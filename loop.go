@@ -175,7 +175,7 @@ func (r *run) sample() {
 		r.readFailed(err)
 		return
 	}
-	now := Clock.Now()
+	st, now := readRuntime(&r.rt), Clock.Now()
 	r.trackRate(used, now)
 	if r.dynamicLimit && now.Sub(r.limitAt) >= limitRefresh {
 		r.limitAt = now
@@ -187,20 +187,21 @@ func (r *run) sample() {
 	r.settleHold(used, false)
 	// A policy asked by leaveToRuntime that outlived its budget keeps the
 	// executor busy: no forced GC until it returns, as in mayForce.
-	if used >= r.threshold && r.mayForce(used, now) && !r.leaveToRuntime(used, readRuntime(&r.rt), now) && !r.exec.busy() {
+	if used >= r.threshold && r.mayForce(used, now) && !r.leaveToRuntime(used, st, now) && !r.exec.busy() {
 		crossed := r.threshold
 		r.forceGC(used)
 		if used, err = r.measure(true); err != nil {
 			r.readFailed(err)
 			return
 		}
+		st = readRuntime(&r.rt)
 		r.evaluate(used)
 		r.stuck = backOff{}
 		if used >= crossed {
 			r.stuck = backOff{at: max(used, 1), below: crossed, next: r.threshold}
 		}
 	}
-	r.afterMeasure(used, readRuntime(&r.rt))
+	r.afterMeasure(used, st)
 }
 
 // onGC runs after the GC cycles the watchdog observes: it updates the

@@ -42,7 +42,7 @@ type hold struct {
 // not waited for: the GC is forced at once.
 func (r *run) leaveToRuntime(used uint64, st runtimeStats, now time.Time) bool {
 	if !r.held.until.IsZero() {
-		if st.GCCycles == r.held.cycles && now.Before(r.held.until) && used <= r.held.ceiling && runway(st) <= r.held.ceiling-used {
+		if st.GCCycles == r.held.cycles && now.Before(r.held.until) && fits(used, runway(st), r.held.ceiling) {
 			return true
 		}
 		r.held = hold{}
@@ -58,7 +58,7 @@ func (r *run) leaveToRuntime(used uint64, st runtimeStats, now time.Time) bool {
 	ceiling, way := r.limit-reserve, runway(st)
 	period := max(r.freq, minInterval)
 	rate := r.alloc.rateNow(st, now)
-	if used > ceiling || way > ceiling-used || rate <= 0 || float64(way)/rate > period.Seconds() {
+	if !fits(used, way, ceiling) || rate <= 0 || float64(way)/rate > period.Seconds() {
 		return false
 	}
 	// The threshold the policy would set after a GC now: only one that
@@ -86,6 +86,9 @@ func (r *run) settleHold(used uint64, gcEnded bool) {
 		r.held.until = Clock.Now()
 	}
 }
+
+// fits reports whether used+way is at most ceiling, without overflow.
+func fits(used, way, ceiling uint64) bool { return used <= ceiling && way <= ceiling-used }
 
 // runway is how far the heap can grow before it reaches the goal at which
 // the pacer's next GC is due; 0 when it is there.
