@@ -20,8 +20,7 @@ func BenchmarkSample(b *testing.B) {
 	}
 	src := newFakeSource(1<<30, 100<<20)
 	p, _ := NewWatermarkPolicy(0.5, 0.9)(1 << 30)
-	r := newRun("cgroup", UtilizationProcess, src, nil, p, 1<<30, time.Second)
-	r.softLimit = true
+	r := newRun("cgroup", UtilizationProcess, src, nil, p, 1<<30, time.Second, config{softLimit: true})
 	r.exec = newInlineExecutor(r.callbackPanicked)
 	savedLogger := Logger
 	defer func() { Logger = savedLogger }()

@@ -8,74 +8,71 @@ import (
 	"time"
 )
 
-// mayForce is the forced-GC budget. A forced GC that left usage at or above
-// the threshold it was forced at shows that GC cannot bring usage down for
-// now: what other processes, off-heap memory, the page cache or pages the
-// heap keeps mapped hold is not garbage. Until usage goes back under that
-// threshold, the next forced GC waits for the polling period. So never a
-// storm, and never less often than v1.3.0's one per period.
-//
-// It goes at once, though, when usage has grown enough for another GC to be
-// worth it. Within 1/8 of the limit, where a kill is near, that is 1/32 of
-// the limit, or crossing the threshold the policy set after that GC when it
-// was above the usage then (a watermark policy's next watermark; not a
-// policy that answers with the usage itself, as the adaptive one does at the
-// limit). Farther from the limit it is half the way left to the limit:
-// crossing the next threshold is not enough there, since the lotus
-// watermarks 0.5, 0.6 and 0.7 are crossed within 200 ms of each other as a
-// heap first grows, while its freed pages stay mapped.
-func (r *run) mayForce(used uint64, now time.Time) bool {
+// mayForce is the forced-GC budget. Every crossing of a threshold the policy
+// set above usage gets its forced GC at the sample that sees it, as in
+// v1.3.0. The budget only binds after a forced GC that left usage at or
+// above both the threshold it was forced at and the threshold the policy set
+// next (a fixed policy, or the adaptive one at the limit): GC cannot bring
+// usage under it, whatever holds that memory (other processes, memory
+// outside the Go heap, page cache, freed heap pages still mapped). Until
+// usage drops under it, the next forced GC waits for the polling period,
+// which is v1.3.0's pace, unless the Go heap has since allocated limit/16
+// bytes, the most a GC could now free.
+func (r *run) mayForce(st runtimeStats, now time.Time) bool {
 	if r.exec.busy() {
 		return false // the last forced GC (or a policy) has not returned
 	}
-	if r.stuck.at == 0 || now.Sub(r.forcedAt) >= r.freq {
+	if r.stuck == 0 || now.Sub(r.forcedAt) >= r.freq {
 		return true
 	}
-	near := used >= r.limit-r.limit/8
-	step := r.limit / 32
-	if !near && r.stuck.at < r.limit {
-		step = max(step, (r.limit-r.stuck.at)/2)
-	}
-	if used >= r.stuck.at && used-r.stuck.at >= step {
-		return true
-	}
-	if near && r.stuck.next > r.stuck.at && used >= r.stuck.next {
+	if sub(st.HeapObjects, st.HeapLive) >= r.limit/16 {
 		return true
 	}
 	r.count(func(s *Stats) { s.ForcedGCsDeferred++ })
 	return false
 }
 
-// interval is how long to wait before the next sample: the user's frequency
-// (at most softLimitRefresh while the soft limit is managed), shortened as
-// usage nears the threshold (while a crossing waits for the runtime's GC,
-// the hold's ceiling) or grows fast towards it. It is always within
-// [minInterval, max(frequency, minInterval)], whatever the state.
+// interval is how long to wait before the next sample. It starts from the
+// user's frequency (heapCheck in heap mode) and shortens:
+//
+//   - while the soft limit is managed, to softLimitRefresh when usage is
+//     within a quarter of the limit, and to half the time usage takes to
+//     reach the limit at its current growth rate: the soft limit must see
+//     memory outside the Go heap before it eats the headroom;
+//   - as usage nears the threshold, in proportion within the last tenth of
+//     it, and to half the time usage takes to reach it.
+//
+// Far from the limit and the threshold, an idle program is sampled once per
+// frequency. The result is always within [minInterval, max(frequency,
+// minInterval)], whatever the state.
 func (r *run) interval() time.Duration {
 	d := max(r.freq, minInterval)
-	if r.softLimit {
-		d = min(d, softLimitRefresh)
+	if r.src == nil || r.limit == 0 || r.exec.busy() {
+		return d // heap mode; no limit; or a callback outlived its budget: nothing to hurry for
 	}
-	if r.threshold == PolicyTempDisabled || r.threshold == 0 || (r.stuck.at != 0 && r.lastUsage >= r.threshold) {
-		return d // nothing to approach; or backing off above the threshold
+	if r.softLimit && !r.beyondGC {
+		if r.usage >= r.limit-r.limit/4 {
+			d = min(d, softLimitRefresh)
+		}
+		d = min(d, eta(sub(r.limit, r.usage), r.rate))
 	}
-	target := r.threshold
-	if !r.held.until.IsZero() {
-		// Waiting for the runtime's GC: approach the hold's ceiling, and
-		// sample when the hold is over.
-		target = r.held.ceiling
-		d = max(min(d, r.held.until.Sub(Clock.Now())), minInterval)
+	if r.threshold == PolicyTempDisabled || r.threshold == 0 || (r.stuck != 0 && r.usage >= r.threshold) {
+		return max(d, minInterval) // nothing to approach; or backing off above the threshold
 	}
-	var gap float64
-	if r.lastUsage < target {
-		gap = float64(target - r.lastUsage)
-	}
+	gap := sub(r.threshold, r.usage)
 	secs := d.Seconds()
-	if band := float64(target / 10); gap < band {
-		secs = secs * gap / band
+	if band := r.threshold / 10; gap < band {
+		secs = secs * float64(gap) / float64(band)
 	}
-	if r.rate > 0 && !math.IsInf(r.rate, 0) {
-		secs = min(secs, gap/r.rate/2) // half the time to cross, in float: no overflow
+	d = min(d, time.Duration(secs*float64(time.Second)), eta(gap, r.rate))
+	return max(minInterval, d)
+}
+
+// eta is half the time growth at rate bytes per second takes to cover gap
+// bytes, or an hour when usage does not grow.
+func eta(gap uint64, rate float64) time.Duration {
+	if rate <= 0 || math.IsInf(rate, 0) {
+		return time.Hour
 	}
-	return max(minInterval, min(d, time.Duration(secs*float64(time.Second))))
+	return time.Duration(min(float64(gap)/rate/2, 3600) * float64(time.Second))
 }

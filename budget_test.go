@@ -15,104 +15,131 @@ import (
 )
 
 func TestForcedGCBackOffWhenGCCannotHelp(t *testing.T) {
-	h := newHarness(t, 100*mib, 120*mib) // above the limit: another process holds it
-	h.start(NewAdaptivePolicy(0.5), time.Second)
+	h := newHarness(t, 100*mib, 80*mib) // 80 MiB held outside the Go heap
+	fixed := func(uint64) (Policy, error) {
+		return PolicyFunc(func(UtilizationType, uint64) uint64 { return 50 * mib }), nil
+	}
+	h.start(fixed, time.Second)
 	d := h.wait()
-	assert.Equal(t, softLimitRefresh, d, "backing off, the loop samples at its idle pace, not the 10 ms floor")
-	assert.Zero(t, h.forced)
-	// Two seconds of 100 ms samples above the threshold.
+	assert.Equal(t, minInterval, d, "at the threshold already: the crossing is answered at once")
+	d = h.tick(d)
+	require.Equal(t, 1, h.forced)
+	assert.Equal(t, softLimitRefresh, d, "backing off within a quarter of the limit, the loop samples every 100 ms, not at the 10 ms floor")
+	// Two seconds of 100 ms samples above a threshold the GC cannot get
+	// usage under.
 	for i := 0; i < 20; i++ {
 		d = h.tick(d)
 		assert.Equal(t, softLimitRefresh, d)
 	}
-	assert.Equal(t, 2, h.forced, "one forced GC per second (the frequency), not one per sample")
+	assert.Equal(t, 3, h.forced, "one forced GC per second (the frequency), not one per sample")
 	assert.Equal(t, uint64(18), Snapshot().ForcedGCsDeferred)
+	assert.Equal(t, uint64(3), Snapshot().GCsIneffective)
 
-	// Growth by 1/32 of the limit is worth a GC at once.
-	h.src.set(func(f *fakeSource) { f.usage += 100 * mib / 32 })
-	h.tick(d)
+	// Usage that grows outside the heap is no reason for another GC.
+	h.src.set(func(f *fakeSource) { f.usage += 100 * mib / 16 })
+	d = h.tick(d)
 	assert.Equal(t, 3, h.forced)
+	// A heap that has allocated limit/16 since its last GC is: that much
+	// may be garbage.
+	h.setRuntime(func(s *runtimeStats) { s.HeapLive, s.HeapObjects = 10*mib, 10*mib+100*mib/16 })
+	d = h.tick(d)
+	assert.Equal(t, 4, h.forced)
 
 	// Under the threshold again, the back-off is over: the next crossing
 	// forces a GC at once.
+	h.setRuntime(func(s *runtimeStats) { s.HeapObjects = 10 * mib })
 	h.src.set(func(f *fakeSource) { f.usage = 10 * mib })
 	d = h.tick(d)
-	h.gcEnded() // the runtime's GC re-evaluates: threshold 55 MiB
 	h.src.set(func(f *fakeSource) { f.usage = 60 * mib })
 	h.tick(d)
-	assert.Equal(t, 4, h.forced)
+	assert.Equal(t, 5, h.forced)
 }
 
-// A heap that first grows keeps its freed pages mapped: a forced GC at a
-// low watermark leaves usage where it was, and the next watermark is
-// crossed moments later. Those crossings wait for the polling period unless
-// usage runs halfway to the limit.
-func TestForcedGCBackOffBetweenWatermarks(t *testing.T) {
+// Beyond what GC can help, the soft limit is released and the loop samples
+// at its frequency, each sample past the period forcing one GC, as v1.3.0.
+func TestBeyondGCSamplesAtTheFrequency(t *testing.T) {
+	h := newHarness(t, 100*mib, 120*mib) // above the limit: another process holds it
+	h.start(NewAdaptivePolicy(0.5), time.Second)
+	d := h.wait()
+	d = h.tick(d)
+	require.Equal(t, 1, h.forced)
+	assert.Equal(t, time.Second, d)
+	assert.True(t, Snapshot().BeyondGC)
+	for i := 0; i < 3; i++ {
+		d = h.tick(d)
+	}
+	assert.Equal(t, 4, h.forced)
+	assert.Equal(t, PressureCritical, Snapshot().Pressure)
+}
+
+// v1.3.0's contract: every crossing of a threshold the policy set above
+// usage gets its forced GC, with the pre-GC notifees, at the sample that
+// sees it, even when the last forced GC freed nothing moments before (as
+// when a heap first grows and keeps its freed pages mapped).
+func TestEveryWatermarkCrossingForcesAGC(t *testing.T) {
 	const limit = 256 * mib
 	h := newHarness(t, limit, 100*mib)
+	var pre int
+	unregister := RegisterPreGCNotifee(func() { pre++ })
+	defer unregister()
 	h.start(NewWatermarkPolicy(0.5, 0.6, 0.7, 0.85, 0.9, 0.925, 0.95), time.Second)
 	d := h.wait()
-	grow := func(to uint64) {
+	for i, to := range []uint64{129 * mib, 154 * mib, 180 * mib, 219 * mib, 231 * mib, 237 * mib, 244 * mib} {
 		h.src.set(func(f *fakeSource) { f.usage = to })
 		d = h.tick(d)
+		require.Equal(t, i+1, h.forced, "crossing %d (usage %d MiB)", i+1, to/mib)
 	}
-	grow(129 * mib) // over 0.5: forced, and usage stays over 128 MiB
-	require.Equal(t, 1, h.forced)
-	grow(154 * mib) // over 0.6, 100 ms later
-	grow(180 * mib) // over 0.7
-	assert.Equal(t, 1, h.forced, "watermarks crossed right after a GC that freed no usage wait")
-	assert.Equal(t, uint64(2), Snapshot().ForcedGCsDeferred)
-
-	// Halfway from 129 MiB to the limit is 192.5 MiB: worth a GC at once.
-	grow(193 * mib)
-	require.Equal(t, 2, h.forced)
-	assert.Equal(t, fraction(limit, 0.85), Snapshot().Threshold)
-
-	// Usage back under the threshold the last GC could not get under ends
-	// the back-off: the next crossing forces a GC at once.
-	grow(150 * mib)
-	d = h.gcEnded() // the runtime's GC re-evaluates: threshold 153.6 MiB
-	grow(155 * mib)
-	assert.Equal(t, 3, h.forced)
-
-	// The polling period also ends it: 155 MiB is stuck over 153.6 MiB,
-	// and the threshold after it is 179.2 MiB.
-	// The period runs from the loop's own record of that GC: the mock
-	// clock moves in steps while it fires timers, so the test's reading of
-	// it after the tick can be later than the loop's.
-	forcedAt := Snapshot().LastForcedGC
-	require.False(t, forcedAt.IsZero())
-	grow(180 * mib)
-	assert.Equal(t, 3, h.forced)
-	for h.clock.Now().Sub(forcedAt) < time.Second {
-		require.Equal(t, 3, h.forced, "deferred for the polling period")
-		d = h.tick(d)
-	}
-	assert.Equal(t, 4, h.forced, "one forced GC per period while GC frees no usage")
+	assert.Equal(t, 7, pre, "the pre-GC notifees ran before every forced GC")
+	s := Snapshot()
+	assert.Zero(t, s.ForcedGCsDeferred)
+	assert.Equal(t, PolicyTempDisabled, s.Threshold, "past the last watermark the policy is disabled")
+	assert.Equal(t, uint64(7), s.ThresholdCrossings)
 }
 
-// Within 1/8 of the limit, where a kill is near, the policy's next
-// threshold or growth by 1/32 of the limit is worth a forced GC at once.
-func TestForcedGCBackOffNearTheLimit(t *testing.T) {
-	const limit = 256 * mib
-	h := newHarness(t, limit, 200*mib)
-	h.start(NewWatermarkPolicy(0.85, 0.9, 0.925, 0.95), time.Second)
-	d := h.wait()
-	grow := func(to uint64) {
-		h.src.set(func(f *fakeSource) { f.usage = to })
-		d = h.tick(d)
+// A GC that ended before the sample that sees usage over the threshold
+// answered the crossing: the policy is asked first, as after any GC, and
+// no GC is forced when usage is under its new threshold.
+func TestCrossingAnsweredByTheRuntimesGC(t *testing.T) {
+	h := newHarness(t, 256*mib, 100*mib)
+	var asked []uint64
+	ctor := func(limit uint64) (Policy, error) {
+		p, err := NewWatermarkPolicy(0.5, 0.6)(limit)
+		return PolicyFunc(func(s UtilizationType, used uint64) uint64 {
+			asked = append(asked, used)
+			return p.Evaluate(s, used)
+		}), err
 	}
-	grow(219 * mib) // over 0.85, under 7/8 of the limit (224 MiB); stays there
+	h.start(ctor, time.Second)
+	d := h.wait()
+	h.src.set(func(f *fakeSource) { f.usage = 130 * mib })
+	h.setRuntime(func(s *runtimeStats) { s.GCCycles++ }) // the runtime collected; its notification is not in yet
+	h.tick(d)
+	assert.Zero(t, h.forced)
+	assert.Equal(t, fraction(256*mib, 0.6), Snapshot().Threshold)
+	h.gcNotified() // the notification of that GC: already accounted for
+	assert.Equal(t, []uint64{100 * mib, 130 * mib}, asked, "asked at start and once for the GC, not again at its notification")
+}
+
+// The policy is asked once per GC: a forced GC is not asked about again
+// when the runtime's notification of it arrives.
+func TestPolicyAskedOncePerForcedGC(t *testing.T) {
+	h := newHarness(t, 256*mib, 100*mib)
+	var asked int
+	ctor := func(limit uint64) (Policy, error) {
+		p, err := NewWatermarkPolicy(0.5, 0.6)(limit)
+		return PolicyFunc(func(s UtilizationType, used uint64) uint64 {
+			asked++
+			return p.Evaluate(s, used)
+		}), err
+	}
+	h.afterForcedGC = func() { h.setRuntime(func(s *runtimeStats) { s.GCCycles++ }) }
+	h.start(ctor, time.Second)
+	d := h.wait()
+	h.src.set(func(f *fakeSource) { f.usage = 130 * mib })
+	h.tick(d)
 	require.Equal(t, 1, h.forced)
-	grow(223 * mib)
-	assert.Equal(t, 1, h.forced)
-	grow(231 * mib) // over 0.9 and within 1/8 of the limit: at once
-	require.Equal(t, 2, h.forced)
-	grow(237 * mib) // over 0.925, 6 MiB more
-	assert.Equal(t, 3, h.forced)
-	grow(243*mib + mib/2) // over 0.95
-	assert.Equal(t, 4, h.forced)
-	assert.Zero(t, Snapshot().ForcedGCsDeferred)
+	h.gcNotified() // the forced GC's own notification
+	assert.Equal(t, 2, asked, "once at start, once after the forced GC")
 }
 
 func TestIdleSamplingStaysIdleAfterGrowth(t *testing.T) {
@@ -120,39 +147,52 @@ func TestIdleSamplingStaysIdleAfterGrowth(t *testing.T) {
 		h := newHarness(t, 1000*mib, 10*mib)
 		HeadroomSoftLimit = soft
 		h.start(NewWatermarkPolicy(0.9), time.Second)
-		idle := time.Second
-		if soft {
-			idle = softLimitRefresh
-		}
 		d := h.wait()
 		for i := 0; i < 3; i++ { // growth far below the threshold
 			h.src.set(func(f *fakeSource) { f.usage += 20 * mib })
 			d = h.tick(d)
 		}
 		// Then idle for a long time: the growth estimate decays to zero and
-		// the interval goes back to the idle pace, never to the floor.
+		// the interval goes back to the frequency, never to the floor; far
+		// from the limit the soft limit asks for no faster pace.
 		for i := 0; i < 200; i++ {
 			d = h.tick(d)
-			if i >= 20 {
-				require.Equal(t, idle, d, "sample %d of an idle process (soft limit %v)", i, soft)
+			if i >= 40 {
+				require.Equal(t, time.Second, d, "sample %d of an idle process (soft limit %v)", i, soft)
 			}
 		}
 		h.stop()
 	}
 }
 
+// Within a quarter of the limit, or growing towards it, the managed soft
+// limit is refreshed every 100 ms.
+func TestSoftLimitRefreshedNearTheLimit(t *testing.T) {
+	h := newHarness(t, 1000*mib, 100*mib)
+	h.start(NewWatermarkPolicy(0.95), time.Second)
+	d := h.wait()
+	require.Equal(t, time.Second, d)
+	h.src.set(func(f *fakeSource) { f.usage = 400 * mib }) // 300 MiB/s towards the limit
+	d = h.tick(d)
+	assert.Equal(t, time.Second, d, "600 MiB away at 300 MiB/s: half the time to the limit is a second")
+	h.src.set(func(f *fakeSource) { f.usage = 800 * mib }) // within a quarter of the limit
+	d = h.tick(d)
+	assert.LessOrEqual(t, d, softLimitRefresh)
+}
+
 // randomRun is a run in a random state, for the interval property.
 func randomRun(rng *rand.Rand) *run {
 	pick := func(vals ...uint64) uint64 { return vals[rng.IntN(len(vals))] }
 	r := &run{
+		src:       newFakeSource(1, 1),
+		exec:      newInlineExecutor(func(string, any) {}),
 		freq:      time.Duration(pick(1, uint64(time.Millisecond), uint64(10*time.Millisecond), uint64(time.Second), uint64(time.Hour), math.MaxInt64)),
 		softLimit: rng.IntN(2) == 0,
+		beyondGC:  rng.IntN(4) == 0,
+		limit:     pick(0, 1, 1<<20, 1<<30, 1<<40, math.MaxUint64, rng.Uint64()),
 		threshold: pick(0, 1, 9, 10, 1<<20, 1<<40, math.MaxUint64-1, PolicyTempDisabled, rng.Uint64()),
-		lastUsage: pick(0, 1, 1<<20, 1<<40, math.MaxUint64, rng.Uint64()),
-		stuck:     backOff{at: pick(0, 0, 1, rng.Uint64())},
-	}
-	if rng.IntN(2) == 0 { // a crossing waiting for the runtime's GC
-		r.held = hold{until: Clock.Now().Add(time.Duration(rng.Int64() - math.MaxInt64/2)), ceiling: pick(0, 1, 1<<30, math.MaxUint64, rng.Uint64())}
+		usage:     pick(0, 1, 1<<20, 1<<40, math.MaxUint64, rng.Uint64()),
+		stuck:     pick(0, 0, 1, rng.Uint64()),
 	}
 	switch rng.IntN(5) {
 	case 0:
@@ -174,11 +214,11 @@ func checkInterval(t *testing.T, r *run) {
 	d := r.interval()
 	upper := max(r.freq, minInterval)
 	if d < minInterval || d > upper {
-		t.Fatalf("interval %v outside [%v, %v] for freq %v soft %v threshold %d usage %d rate %g stuck %d hold %+v",
-			d, minInterval, upper, r.freq, r.softLimit, r.threshold, r.lastUsage, r.rate, r.stuck.at, r.held)
+		t.Fatalf("interval %v outside [%v, %v] for freq %v soft %v limit %d threshold %d usage %d rate %g stuck %d",
+			d, minInterval, upper, r.freq, r.softLimit, r.limit, r.threshold, r.usage, r.rate, r.stuck)
 	}
-	if r.softLimit && d > softLimitRefresh {
-		t.Fatalf("interval %v above %v while the soft limit is managed", d, softLimitRefresh)
+	if r.softLimit && !r.beyondGC && r.limit != 0 && r.usage >= r.limit-r.limit/4 && d > max(softLimitRefresh, minInterval) {
+		t.Fatalf("interval %v above %v while the soft limit is managed within a quarter of the limit: limit %d usage %d", d, softLimitRefresh, r.limit, r.usage)
 	}
 }
 
@@ -197,11 +237,8 @@ func FuzzInterval(f *testing.F) {
 		if freq <= 0 || math.IsNaN(rate) || rate < 0 {
 			t.Skip("the loop never holds these: frequency is checked, rate is a max with 0")
 		}
-		r := &run{freq: time.Duration(freq), softLimit: soft, threshold: threshold, lastUsage: usage, rate: rate, stuck: backOff{at: stuck}}
-		checkInterval(t, r)
-		// The same state while a crossing waits for the runtime's GC, with
-		// the hold's end and ceiling drawn from the other inputs.
-		r.held = hold{until: Clock.Now().Add(time.Duration(int64(stuck))), ceiling: threshold ^ usage}
+		r := &run{src: newFakeSource(1, 1), exec: newInlineExecutor(func(string, any) {}),
+			freq: time.Duration(freq), softLimit: soft, limit: threshold ^ usage, threshold: threshold, usage: usage, rate: rate, stuck: stuck}
 		checkInterval(t, r)
 	})
 }

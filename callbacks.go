@@ -181,6 +181,25 @@ func (e *executor) onExecutor() bool {
 	return id == e.calls.gid.Load() || id == e.notes.gid.Load() || id == e.logs.gid.Load()
 }
 
+// flushLogs waits until the log lines queued so far have reached the
+// Logger, at most callbackBudget: a Logger may block.
+func (e *executor) flushLogs() {
+	if e.logs == nil {
+		return
+	}
+	t := &task{fn: func() {}, done: make(chan struct{}), keep: true}
+	stuck := time.NewTimer(callbackBudget)
+	defer stuck.Stop()
+	select {
+	case e.logs.tasks <- t:
+		select {
+		case <-t.done:
+		case <-stuck.C:
+		}
+	case <-stuck.C:
+	}
+}
+
 // flush waits until the tasks queued before it have run, on the workers
 // that are not stuck in a callback (it gives each callbackBudget). For tests.
 func (e *executor) flush() {

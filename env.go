@@ -2,12 +2,28 @@ package watchdog
 
 import (
 	"fmt"
+
+	"github.com/raulk/go-watchdog/internal/hook"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
+
+func init() { hook.StartFromEnv = startFromEnv }
+
+// startFromEnv is what package auto does at init: Start with the Options
+// from the environment. Every outcome is logged, and a Logger that is nil
+// or panics cannot take the program down.
+func startFromEnv() {
+	opts, err := OptionsFromEnv()
+	if err != nil {
+		logNow(levelError, kindConfig, "no watchdog started: %v", err)
+		return
+	}
+	_, _, _ = Start(opts) // Start logs its own failures and the GOWATCHDOG=off line
+}
 
 // envSwitch is the variable that turns Start off.
 const envSwitch = "GOWATCHDOG"

@@ -88,7 +88,7 @@ func ExampleStats_MarshalJSON() {
 	b, _ := json.Marshal(s)
 	fmt.Println(string(b))
 	// Output:
-	// {"running":true,"driver":"heap","source":"","started":"2026-01-02T03:04:05Z","limit_bytes":1073741824,"usage_bytes":314572800,"threshold_bytes":943718400,"soft_limit_bytes":0,"gogc":50,"gcs":0,"forced_gcs":0,"last_forced_gc":null,"events":0,"samples":0,"read_errors":0,"last_sample":null,"reclaimable_bytes":0,"reserve_bytes":0,"user_soft_limit_bytes":0,"forced_gcs_deferred":0,"forced_gcs_avoided":0,"callback_panics":0,"logs_dropped":0}
+	// {"running":true,"driver":"heap","source":"","started":"2026-01-02T03:04:05Z","limit_bytes":1073741824,"usage_bytes":314572800,"threshold_bytes":943718400,"soft_limit_bytes":0,"gogc":50,"gcs":0,"forced_gcs":0,"last_forced_gc":null,"events":0,"samples":0,"read_errors":0,"last_sample":null,"reclaimable_bytes":0,"reserve_bytes":0,"user_soft_limit_bytes":0,"forced_gcs_deferred":0,"callback_panics":0,"logs_dropped":0,"pressure":"none","beyond_gc":false,"threshold_crossings":0,"gcs_ineffective":0,"pressure_changes":0,"limit_changes":0,"soft_limit_changes":0,"events_dropped":0}
 }
 
 // GOWATCHDOG=off turns Start off: nothing starts and the error is nil.

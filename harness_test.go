@@ -204,7 +204,7 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 // start starts a polled watchdog over the fake source.
 func (h *harness) start(ctor PolicyCtor, freq time.Duration) {
 	h.t.Helper()
-	err, stop := startPolled("cgroup", UtilizationProcess, h.src, ctor, h.src.limit, freq, true)
+	err, stop := startPolled(currentConfig(), "cgroup", UtilizationProcess, h.src, ctor, h.src.limit, freq, true)
 	require.NoError(h.t, err)
 	h.stop = stop
 }
@@ -235,8 +235,17 @@ func (h *harness) tick(d time.Duration) time.Duration {
 	return h.wait()
 }
 
-// gcEnded simulates the end of a runtime GC cycle.
+// gcEnded simulates the end of a runtime GC cycle: the cycle count moves
+// on, then the GC watcher reports it.
 func (h *harness) gcEnded() time.Duration {
+	h.setRuntime(func(s *runtimeStats) { s.GCCycles++ })
+	h.gc <- struct{}{}
+	return h.wait()
+}
+
+// gcNotified delivers a GC notification without a new cycle: the late
+// notification of a cycle the loop has already counted.
+func (h *harness) gcNotified() time.Duration {
 	h.gc <- struct{}{}
 	return h.wait()
 }

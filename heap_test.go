@@ -76,7 +76,7 @@ func TestHeapDrivenWithGOGCOffKeepsHeapNearLimit(t *testing.T) {
 		assert.Equal(t, -1, res.Restored[name], "%s: stop restores GOGC=off", name)
 	}
 	for _, part := range []string{"heap limit 128.0 MiB (134217728 bytes)", "watermark policy: watermarks [0.5 0.9]",
-		"thresholds [67108864 120795955] bytes", "GOGC -1 -> "} {
+		"thresholds [67108864 120795955] bytes", "GOGC -1 (the program's"} {
 		assert.True(t, strings.Contains(res.StartLine, part), "start line %q lacks %q", res.StartLine, part)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -43,16 +44,17 @@ func swapStdLog(t *testing.T) *bytes.Buffer {
 	return &buf
 }
 
-func TestStdLoggerFollowsLogSetOutput(t *testing.T) {
-	l := newStdLogger() // made before the output is redirected
+// As in v1.3.0, the default logger writes where the standard logger wrote
+// when the package was initialised: a later log.SetOutput does not move it.
+func TestDefaultLoggerKeepsTheOutputOfProgramStart(t *testing.T) {
 	buf := swapStdLog(t)
-	l.Infof("after %s", "SetOutput")
-	assert.Contains(t, buf.String(), "[watchdog] INFO after SetOutput")
+	defaultLogger.Infof("a line for standard error, after %s", "SetOutput")
+	assert.Empty(t, buf.String())
 }
 
 func TestStdLoggerDefault(t *testing.T) {
 	buf := swapStdLog(t)
-	l := newStdLogger()
+	l := newStdLogger(log.Writer())
 	assert.False(t, l.debug, "debug lines are dropped by default")
 
 	tests := []struct {
@@ -86,7 +88,7 @@ func TestStdLoggerDefault(t *testing.T) {
 
 	t.Run("debug when enabled", func(t *testing.T) {
 		buf.Reset()
-		dl := newStdLogger()
+		dl := newStdLogger(log.Writer())
 		dl.debug = true
 		dl.Debugf("shown %d", 2)
 		assert.Contains(t, buf.String(), "[watchdog] DEBUG shown 2")
@@ -94,13 +96,32 @@ func TestStdLoggerDefault(t *testing.T) {
 }
 
 func TestStdLoggerIsPackageDefault(t *testing.T) {
-	// Another test may have replaced Logger; only check the type when it
-	// is still the default.
-	if l, ok := Logger.(*stdlog); ok {
-		assert.False(t, l.debug)
-		assert.Equal(t, "[watchdog] ", l.log.Prefix())
-		assert.NotZero(t, l.log.Flags()&log.Lmsgprefix)
-	}
+	l := defaultLogger.std
+	assert.False(t, l.debug)
+	assert.Equal(t, "[watchdog] ", l.log.Prefix())
+	assert.NotZero(t, l.log.Flags()&log.Lmsgprefix)
+	assert.Same(t, os.Stderr, l.log.Writer(), "the standard logger's output at init")
+}
+
+// With slog.SetDefault and no Logger set, the watchdog's lines reach the
+// slog handler at their own levels, once, with the run's attributes; not
+// as an INFO line wrapping "[watchdog] WARN ...".
+func TestDefaultLoggerFollowsSlogDefault(t *testing.T) {
+	swapStdLog(t)
+	saved := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(saved) })
+	var buf bytes.Buffer
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{AddSource: true})))
+	emitLog(levelWarn, &logFields{kind: kindGCForced, pc: callerPC(), driver: "cgroup", usage: 7, threshold: 5, limit: 10}, "usage %d over %d", []interface{}{7, 5})
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line), buf.String())
+	assert.Equal(t, "WARN", line["level"])
+	assert.Equal(t, "usage 7 over 5", line["msg"])
+	assert.Equal(t, "gc_forced", line["event"])
+	assert.EqualValues(t, 7, line["usage_bytes"])
+	assert.Equal(t, 1, strings.Count(buf.String(), "\n"), "one line")
+	assert.NotContains(t, buf.String(), "[watchdog]")
+	assert.Contains(t, line, "source")
 }
 
 type slogLine struct {
@@ -241,8 +262,41 @@ func TestSlogLoggerCarriesTheRunsState(t *testing.T) {
 	assert.Equal(t, "WARN", forced["level"])
 	assert.Equal(t, "cgroup", forced["driver"])
 	assert.Equal(t, "watchdog", forced["component"])
+	assert.Equal(t, "gc_forced", forced["event"])
 	assert.EqualValues(t, 100*mib, forced["limit_bytes"])
 	assert.EqualValues(t, 50*mib, forced["threshold_bytes"])
-	assert.Contains(t, forced, "usage_bytes")
+	assert.EqualValues(t, 60*mib, forced["usage_bytes"], "the usage the message names")
 	assert.Contains(t, forced, "soft_limit_bytes")
+}
+
+// Every line of a run carries the figures its message speaks of: the
+// usage_bytes attribute is the usage in the message, and a forcing line's
+// usage is at or above its threshold.
+func TestSlogAttributesMatchTheMessage(t *testing.T) {
+	h := newHarness(t, 100*mib, 10*mib)
+	var buf bytes.Buffer
+	Logger = NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	h.start(NewWatermarkPolicy(0.5, 0.7, 0.9), time.Second)
+	d := h.wait()
+	for _, u := range []uint64{30, 55, 40, 75, 20, 95} {
+		h.src.set(func(f *fakeSource) { f.usage = u * mib })
+		d = h.tick(d)
+		h.gcEnded()
+	}
+	h.stop()
+	n := 0
+	for _, raw := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var line map[string]any
+		require.NoError(t, json.Unmarshal([]byte(raw), &line), raw)
+		msg := line["msg"].(string)
+		require.Contains(t, line, "event", raw)
+		if u, ok := line["usage_bytes"]; ok && strings.Contains(msg, "usage ") {
+			n++
+			assert.Contains(t, msg, fmtSize(uint64(u.(float64))), "the message names the attribute's usage: %s", raw)
+		}
+		if strings.Contains(msg, "forcing GC") {
+			assert.GreaterOrEqual(t, line["usage_bytes"], line["threshold_bytes"], raw)
+		}
+	}
+	assert.Greater(t, n, 3, "lines with usage checked")
 }

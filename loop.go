@@ -11,13 +11,16 @@ const (
 	// minInterval bounds how fast adaptive sampling may poll, and is the
 	// least real time between two samples.
 	minInterval = 10 * time.Millisecond
-	// softLimitRefresh is the longest the soft limit goes unrefreshed when
-	// it is managed: bursts of memory outside the Go heap must be seen
-	// before they use up the headroom.
+	// softLimitRefresh is the longest the soft limit goes unrefreshed while
+	// usage is within a quarter of the limit or grows towards it: memory
+	// outside the Go heap must be seen before it uses up the headroom.
 	softLimitRefresh = 100 * time.Millisecond
 	// reclaimRefresh is how stale the cached reclaimable figure may get
 	// while usage is far from the threshold.
 	reclaimRefresh = time.Second
+	// heapCheck is how often heap mode looks at GOGC between GCs: a
+	// program that turns the GC off gets no GC that would tell it.
+	heapCheck = time.Second
 )
 
 // limitRefresh is how often a cgroup limit is re-read. A variable so tests
@@ -25,10 +28,11 @@ const (
 var limitRefresh = 5 * time.Second
 
 // sampleGap is the least real (monotonic) time between the end of one
-// sample and the next timer-driven one (kernel events are not held back). It never binds with
-// a real Clock, whose intervals are at least minInterval; it keeps a Clock
-// that jumps (a mock's Add, a resumed VM) from replaying a burst of
-// catch-up samples. Loop tests on a mock clock set it to 0.
+// sample and the next timer-driven one (kernel events are not held back).
+// It never binds with a real Clock, whose intervals are at least
+// minInterval; it keeps a Clock that jumps (a mock's Add, a resumed VM)
+// from replaying a burst of catch-up samples. Loop tests on a mock clock
+// set it to 0.
 var sampleGap = minInterval
 
 // testHookWait, when set, is called on the loop goroutine with the interval
@@ -36,8 +40,8 @@ var sampleGap = minInterval
 // when advancing a mock clock will fire the timer.
 var testHookWait func(time.Duration)
 
-// loop is the one loop every driver runs. Heap mode wakes only on GC; the
-// polled modes also wake on their timer and on kernel events.
+// loop is the one loop every driver runs. It wakes on GCs, on its timer
+// (the polling period; heapCheck in heap mode) and on kernel events.
 func (r *run) loop(ready func(error)) {
 	gcEvents, stopGC := newGCWatcher()
 	defer r.exit(ready, stopGC)
@@ -52,9 +56,8 @@ func (r *run) loop(ready func(error)) {
 	if r.notifier != nil {
 		events = r.notifier.Events()
 	}
-	gap := time.NewTimer(time.Hour)
-	gap.Stop()
-	defer gap.Stop()
+	w := newWaiter()
+	defer w.stop()
 	// The next poll is a deadline, not a wait restarted at every wake-up:
 	// a program that collects more often than the interval must still be
 	// polled (forced GC check, limit refresh).
@@ -67,35 +70,25 @@ func (r *run) loop(ready func(error)) {
 			return
 		default:
 		}
-		var timer *clock.Timer
 		var tick, gapC <-chan time.Time
-		var ev <-chan struct{}
-		if r.src != nil {
-			ev = events // kernel events do not come from Clock: never held back
-			if wait := sampleGap - time.Since(sampled); wait > 0 {
-				resetTimer(gap, wait)
-				gapC = gap.C
-			} else {
-				now := Clock.Now()
-				if cooled && now.Sub(next) > minInterval {
-					// The clock moved on far more than real time did
-					// (a mock's Add, a resumed VM): no catch-up.
-					next = now.Add(r.interval())
-				}
-				cooled = false
-				d := max(next.Sub(now), 0)
-				timer = Clock.Timer(d)
-				tick = timer.C
-				if testHookWait != nil {
-					testHookWait(d)
-				}
+		if wait := sampleGap - time.Since(sampled); wait > 0 {
+			gapC = w.gap(wait)
+		} else {
+			now := Clock.Now()
+			if cooled && now.Sub(next) > minInterval {
+				// The clock moved on far more than real time did
+				// (a mock's Add, a resumed VM): no catch-up.
+				next = now.Add(r.interval())
+			}
+			cooled = false
+			d := max(next.Sub(now), 0)
+			tick = w.tick(d)
+			if testHookWait != nil {
+				testHookWait(d)
 			}
 		}
 		select {
 		case <-r.closing:
-			if timer != nil {
-				timer.Stop()
-			}
 			return
 		case <-gcEvents:
 			r.onGC()
@@ -103,7 +96,7 @@ func (r *run) loop(ready func(error)) {
 			next = minTime(next, Clock.Now().Add(r.interval()))
 		case <-gapC:
 			cooled = true
-		case <-ev:
+		case <-events: // kernel events do not come from Clock: never held back
 			r.count(func(s *Stats) { s.Events++ })
 			r.sample()
 			sampled = time.Now()
@@ -113,10 +106,52 @@ func (r *run) loop(ready func(error)) {
 			sampled = time.Now()
 			next = Clock.Now().Add(r.interval())
 		}
-		if timer != nil {
-			timer.Stop()
-		}
+		w.disarm()
 	}
+}
+
+// waiter holds the loop's timers. With the real clock it reuses two
+// time.Timers, so a wait allocates nothing; with any other Clock (a mock in
+// tests) it asks the Clock for a timer at every wait.
+type waiter struct {
+	real      bool
+	gapT, rtT *time.Timer
+	mock      *clock.Timer
+}
+
+func newWaiter() *waiter {
+	w := &waiter{real: isRealClock(Clock), gapT: time.NewTimer(time.Hour), rtT: time.NewTimer(time.Hour)}
+	w.gapT.Stop()
+	w.rtT.Stop()
+	return w
+}
+
+func (w *waiter) gap(d time.Duration) <-chan time.Time {
+	resetTimer(w.gapT, d)
+	return w.gapT.C
+}
+
+func (w *waiter) tick(d time.Duration) <-chan time.Time {
+	if w.real {
+		resetTimer(w.rtT, d)
+		return w.rtT.C
+	}
+	w.mock = Clock.Timer(d)
+	return w.mock.C
+}
+
+// disarm stops a Clock timer after a wait; time.Timers are reset before use.
+func (w *waiter) disarm() {
+	if w.mock != nil {
+		w.mock.Stop()
+		w.mock = nil
+	}
+}
+
+func (w *waiter) stop() {
+	w.disarm()
+	w.gapT.Stop()
+	w.rtT.Stop()
 }
 
 // resetTimer resets t to d, draining a stale fire, under both the pre-1.23
@@ -132,13 +167,14 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	t.Reset(d)
 }
 
-// init takes the first measurements, evaluates the policy and, for the
-// polled modes, sets the first soft limit, so the watchdog covers a burst
-// that comes right after start. An error means the policy failed its first
-// evaluation, and the run must not start.
+// init takes the first measurements and, for the polled modes, evaluates the
+// policy and sets the first soft limit, so the watchdog covers a burst that
+// comes right after start. Heap mode changes nothing until the first GC, as
+// v1.3.0. An error means the policy failed its first evaluation, and the run
+// must not start.
 func (r *run) init() error {
 	st := readRuntime(&r.rt)
-	r.gcStart = st.GCCycles
+	r.gcStart, r.evalGCs = st.GCCycles, st.GCCycles
 	r.rtMu.Lock()
 	r.origGOGC, r.gogc = st.GOGC, st.GOGC
 	if r.softLimit {
@@ -147,61 +183,55 @@ func (r *run) init() error {
 	r.rtMu.Unlock()
 	r.prof = r.newProfiler()
 	if r.src == nil {
-		if !r.tuneHeap(st) {
-			return fmt.Errorf("%w: %v", errFirstEvaluation, r.policyErr)
-		}
 		r.logStart()
+		r.emit(Event{Kind: EventStarted})
+		r.checkGOGC()
 		return nil
 	}
 	r.limitAt = Clock.Now()
-	used, err := r.measure(true)
-	if err != nil {
+	if err := r.measure(true); err != nil {
 		r.readFailed(err)
 	}
-	if !r.evaluate(used) {
+	if !r.evaluate(st.GCCycles) {
 		return fmt.Errorf("%w: %v", errFirstEvaluation, r.policyErr)
 	}
 	r.logStart()
-	r.afterMeasure(used, st)
+	r.emit(Event{Kind: EventStarted})
+	r.afterMeasure(st)
 	return nil
 }
 
-// sample is one poll: measure, force a GC if usage reached the threshold,
-// refresh the limit and the soft limit.
+// sample is one poll: measure, re-read the limit when due, catch up with a
+// GC the loop has not seen yet, force a GC if usage reached the threshold,
+// and refresh the soft limit.
 func (r *run) sample() {
 	r.count(func(s *Stats) { s.Samples++ })
-	used, err := r.measure(false)
-	if err != nil {
+	if r.src == nil {
+		r.checkGOGC()
+		return
+	}
+	if err := r.measure(false); err != nil {
 		r.readFailed(err)
 		return
 	}
 	st, now := readRuntime(&r.rt), Clock.Now()
-	r.trackRate(used, now)
+	r.trackRate(now)
 	if r.dynamicLimit && now.Sub(r.limitAt) >= limitRefresh {
 		r.limitAt = now
-		r.refreshLimit(used)
+		r.refreshLimit()
 	}
-	if used < r.stuck.below {
-		r.stuck = backOff{} // back under: the back-off is over
+	if st.GCCycles != r.evalGCs {
+		// A GC ended and its notification has not arrived yet: that GC
+		// answered any crossing before it, so the policy is asked first.
+		r.evaluate(st.GCCycles)
 	}
-	r.settleHold(used, false)
-	// A policy asked by leaveToRuntime that outlived its budget keeps the
-	// executor busy: no forced GC until it returns, as in mayForce.
-	if used >= r.threshold && r.mayForce(used, now) && !r.leaveToRuntime(used, st, now) && !r.exec.busy() {
-		crossed := r.threshold
-		r.forceGC(used)
-		if used, err = r.measure(true); err != nil {
-			r.readFailed(err)
-			return
-		}
-		st = readRuntime(&r.rt)
-		r.evaluate(used)
-		r.stuck = backOff{}
-		if used >= crossed {
-			r.stuck = backOff{at: max(used, 1), below: crossed, next: r.threshold}
-		}
+	r.prof.observe(r.usage, r.limit)
+	if r.usage < r.threshold {
+		r.crossed, r.stuck = 0, 0
+	} else if r.limit != 0 && r.mayForce(st, now) {
+		st = r.forceGC()
 	}
-	r.afterMeasure(used, st)
+	r.afterMeasure(st)
 }
 
 // onGC runs after the GC cycles the watchdog observes: it updates the
@@ -214,29 +244,41 @@ func (r *run) onGC() {
 		r.tuneHeap(st)
 		return
 	}
-	used, err := r.measure(false)
-	if err != nil {
+	if err := r.measure(false); err != nil {
 		r.readFailed(err)
 		return
 	}
-	r.evaluate(used)
-	r.settleHold(used, true)
-	r.afterMeasure(used, st)
+	if st.GCCycles != r.evalGCs {
+		before := r.threshold
+		r.evaluate(st.GCCycles)
+		if before != PolicyTempDisabled && r.usage >= before {
+			r.gcDidNotHelp(before, st)
+		}
+	}
+	r.afterMeasure(st)
 }
 
 // afterMeasure does what every fresh usage figure calls for.
-func (r *run) afterMeasure(used uint64, st runtimeStats) {
+func (r *run) afterMeasure(st runtimeStats) {
+	r.live = r.liveFloor.update(st)
 	r.alloc.update(st, Clock.Now())
-	r.updateSoftLimit(used, st)
-	r.prof.observe(used, r.limit)
-	r.publish(used, st)
+	r.updateSoftLimit(st)
+	r.updatePressure(st)
+	r.publish(st)
 }
 
-// forceGC runs the pre-GC notifees and ForcedGCFunc on the executor, and
-// waits for them at most callbackBudget.
-func (r *run) forceGC(used uint64) {
-	r.log(levelWarn, "%s usage %s reached the threshold %s (limit %s): forcing GC",
-		r.scope, fmtSize(used), fmtSize(r.threshold), fmtSize(r.limit))
+// forceGC answers a threshold crossing: it runs the pre-GC notifees and
+// ForcedGCFunc on the executor, waiting for them at most callbackBudget,
+// then measures again and asks the policy once, as after any GC. It returns
+// the runtime stats after the GC.
+func (r *run) forceGC() runtimeStats {
+	before, crossed := r.usage, r.threshold
+	if r.crossed != crossed {
+		r.crossed = crossed
+		r.emit(Event{Kind: EventThresholdCrossed})
+	}
+	r.log(levelWarn, kindGCForced, "%s usage %s reached the threshold %s (limit %s): forcing GC",
+		scopeName(r.scope), fmtSize(before), fmtSize(crossed), fmtSize(r.limit))
 	r.forcedAt = Clock.Now()
 	r.count(func(s *Stats) {
 		s.ForcedGCs++
@@ -248,41 +290,30 @@ func (r *run) forceGC(used uint64) {
 			r.exec.safely("ForcedGCFunc", f)
 		}
 	}, r.closing)
+	st := readRuntime(&r.rt)
+	if err := r.measure(true); err != nil {
+		r.readFailed(err)
+		return st
+	}
+	r.evaluate(st.GCCycles)
+	r.emit(Event{Kind: EventGCForced, Before: before, After: r.usage, Freed: sub(before, r.usage)})
+	r.stuck = 0
+	if r.usage >= crossed {
+		r.gcDidNotHelp(crossed, st)
+		if r.usage >= r.threshold {
+			// The policy answered a threshold the GC could not get under
+			// (a fixed one, or the adaptive one at the limit): back off.
+			r.stuck = crossed
+		}
+	}
+	return st
 }
 
-// refreshLimit re-reads the limit. The limit, the soft limit and Snapshot
-// follow it at once; the policy is rebuilt for it, and when the constructor
-// rejects it the old policy stays, with one warning per rejected limit.
-func (r *run) refreshLimit(used uint64) {
-	limit, err := r.src.Limit()
-	if name := r.src.String(); name != r.srcName {
-		r.log(levelInfo, "the process moved: reading %s instead of %s", name, r.srcName)
-		r.srcName = name
-		r.count(func(s *Stats) { s.Source = name })
-	}
-	if err != nil {
-		r.log(levelWarn, "re-reading the limit of %s: %v; keeping %s", r.srcName, err, fmtSize(r.limit))
-		return
-	}
-	if limit != r.limit {
-		r.log(levelInfo, "limit of %s changed from %s to %s", r.srcName, fmtSize(r.limit), fmtSize(limit))
-		r.limit = limit
-	}
-	if limit == r.policyLimit || limit == r.rejected {
-		return
-	}
-	var policy Policy
-	if r.exec.call("the policy constructor", func() { policy, err = buildPolicy(r.ctor, limit) }, r.closing) != nil {
-		return // buildPolicy recovers panics; a constructor that blocks is tried at the next refresh
-	}
-	if err != nil {
-		r.rejected = limit
-		r.log(levelWarn, "keeping the policy built for %s: %v", fmtSize(r.policyLimit), err)
-		return
-	}
-	r.log(levelInfo, "policy rebuilt for the limit %s: %s", fmtSize(limit), describePolicy(policy))
-	r.policy, r.policyLimit, r.rejected = policy, limit, 0
-	r.evaluate(used)
+// gcDidNotHelp reports a GC after which usage is still at or above the
+// threshold in force before it.
+func (r *run) gcDidNotHelp(threshold uint64, st runtimeStats) {
+	outside := sub(r.usage, st.Owned)
+	r.emit(Event{Kind: EventGCIneffective, Crossed: threshold, HeapLive: st.HeapLive, Outside: outside})
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -3,79 +3,109 @@ package watchdog
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
-// measure returns the usage the policy sees: raw usage less what the kernel
-// reclaims before it kills anything (the clean file cache, and the freed
-// parts of huge pages awaiting a split). That figure costs a stat
-// file parse, so it is re-read only when exact is set, when raw usage is
-// near the threshold, when it is older than reclaimRefresh, or, while the
-// soft limit is managed, older than softLimitRefresh: the soft limit is set
-// from it, and the huge-page part moves as fast as the heap allocates.
-func (r *run) measure(exact bool) (uint64, error) {
-	raw, err := r.read(r.src.Usage)
+// maxPlausible is the largest usage a source may report, in bytes (1 EiB).
+// A larger figure is a broken reading, not memory: it is treated as a failed
+// read, so that it cannot push the threshold, the soft limit or the pressure
+// level anywhere.
+const maxPlausible = 1 << 60
+
+// measure sets r.usage to the usage the policy sees: raw usage less what the
+// kernel reclaims before it kills anything (the file cache, and the freed
+// parts of huge pages awaiting a split). That figure costs a stat file
+// parse, so it is re-read only when exact is set, when raw usage is near the
+// threshold, when it is older than reclaimRefresh, or, while the soft limit
+// is managed and usage is within a quarter of the limit, older than
+// softLimitRefresh. It does not allocate.
+func (r *run) measure(exact bool) error {
+	raw, err := r.readUsage()
 	if err != nil {
-		return 0, err
+		return err
 	}
 	r.readOK()
 	now := Clock.Now()
 	near := r.threshold != PolicyTempDisabled && raw >= r.threshold-r.threshold/10
 	age := now.Sub(r.reclaimAt)
-	if exact || near || age >= reclaimRefresh || (r.softLimit && age >= softLimitRefresh) {
-		rec, err := r.read(r.src.Reclaimable)
+	nearLimit := r.softLimit && r.limit != 0 && raw >= r.limit-r.limit/4
+	if exact || near || age >= reclaimRefresh || (nearLimit && age >= softLimitRefresh) {
+		rec, err := r.readReclaimable()
 		switch {
 		case err != nil:
 			if !r.reclaimErr {
-				r.log(levelWarn, "reading the reclaimable cache from %s: %v; counting it as used until it reads again", r.srcName, err)
+				r.log(levelWarn, kindReadError, "reading the reclaimable cache from %s: %v; counting it as used until it reads again", r.srcName, err)
 			}
 			r.reclaimErr, rec = true, 0
 		case r.reclaimErr:
-			r.log(levelInfo, "reading the reclaimable cache from %s works again", r.srcName)
+			r.log(levelInfo, kindReadError, "reading the reclaimable cache from %s works again", r.srcName)
 			r.reclaimErr = false
 		}
 		r.reclaimable, r.reclaimAt = rec, now
 	}
-	if r.reclaimable >= raw {
-		return 0, nil
-	}
-	return raw - r.reclaimable, nil
+	r.usage = sub(raw, r.reclaimable)
+	return nil
 }
 
-// read calls a source method, turning a panic into an error.
-func (r *run) read(f func() (uint64, error)) (v uint64, err error) {
+// readUsage reads the source's usage, turning a panic or an implausible
+// figure into an error.
+func (r *run) readUsage() (v uint64, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			v, err = 0, fmt.Errorf("%s panicked: %v", r.srcName, p)
 		}
 	}()
-	return f()
+	if v, err = r.src.Usage(); err == nil && v > maxPlausible {
+		return 0, fmt.Errorf("%s reported a usage of %d bytes, more than 1 EiB: not a real figure", r.srcName, v)
+	}
+	return v, err
 }
 
-// evaluate asks the policy for the next threshold and re-arms the usage
-// event. A policy that panics or does not answer within callbackBudget
-// leaves the threshold as it was, with a warning once per streak; it
-// reports whether the policy answered.
-func (r *run) evaluate(used uint64) bool {
+// readReclaimable reads the source's reclaimable memory, turning a panic
+// into an error.
+func (r *run) readReclaimable() (v uint64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = 0, fmt.Errorf("%s panicked: %v", r.srcName, p)
+		}
+	}()
+	return r.src.Reclaimable()
+}
+
+// evaluate asks the policy for the next threshold at r.usage and re-arms
+// the usage event; gcs is the count of completed GC cycles the answer
+// accounts for. A policy that panics or does not answer within
+// callbackBudget leaves the threshold as it was, with a warning once per
+// streak; it reports whether the policy answered. While the run has no
+// limit there is no policy to ask.
+func (r *run) evaluate(gcs uint64) bool {
+	r.evalGCs = gcs
+	if r.limit == 0 {
+		return true
+	}
 	if r.exec.busy() {
 		return false // a forced GC or a policy outlived its budget: no new call until it returns
 	}
-	next, err := r.ask(used)
+	next, err := r.ask(r.usage)
 	if err != nil {
 		if errors.Is(err, errStopped) {
 			r.policyErr = err
 			return false // stopping: nothing to warn about
 		}
 		if r.policyErr == nil {
-			r.log(levelWarn, "evaluating %s usage %s: %v; keeping the threshold %s",
-				r.scope, fmtSize(used), err, fmtThreshold(r.threshold))
+			r.log(levelWarn, kindPolicyError, "evaluating %s usage %s: %v; keeping the threshold %s",
+				scopeName(r.scope), fmtSize(r.usage), err, fmtThreshold(r.threshold))
 		}
 		r.policyErr = err
 		return false
 	}
+	if r.policyErr != nil {
+		r.log(levelInfo, kindPolicyError, "the policy answers again: next GC at %s", fmtThreshold(next))
+	}
 	r.policyErr = nil
 	if next != r.threshold {
-		r.log(levelDebug, "%s usage %s of limit %s: next GC at %s", r.scope, fmtSize(used), fmtSize(r.limit), fmtThreshold(next))
+		r.log(levelDebug, kindThreshold, "%s usage %s of limit %s: next GC at %s", scopeName(r.scope), fmtSize(r.usage), fmtSize(r.limit), fmtThreshold(next))
 	}
 	r.threshold = next
 	r.arm(next)
@@ -105,31 +135,33 @@ func (r *run) arm(threshold uint64) {
 		return
 	}
 	if err := r.notifier.Arm(threshold); err != nil {
-		r.log(levelWarn, "arming a usage event at %s on %s: %v; polling only", fmtSize(threshold), r.srcName, err)
+		r.log(levelWarn, kindReadError, "arming a usage event at %s on %s: %v; polling only", fmtSize(threshold), r.srcName, err)
 		r.notifier = nil
 		return
 	}
 	r.armedAt = threshold
 }
 
-// trackRate keeps a growth rate estimate (bytes per second) that follows a
-// burst at once and halves per sample when growth stops, down to zero.
-func (r *run) trackRate(used uint64, now time.Time) {
+// trackRate keeps a growth rate estimate of r.usage (bytes per second) that
+// follows a burst at once and halves per sample when growth stops, down to
+// zero.
+func (r *run) trackRate(now time.Time) {
+	used := r.usage
 	if !r.lastAt.IsZero() {
 		if dt := now.Sub(r.lastAt).Seconds(); dt > 0 {
-			inst := (float64(used) - float64(r.lastUsage)) / dt
+			inst := (float64(used) - float64(r.lastRated)) / dt
 			r.rate = max(inst, r.rate/2)
-			if r.rate < 1 { // under a byte per second: not growing
+			if r.rate < 1 || math.IsInf(r.rate, 0) || math.IsNaN(r.rate) {
 				r.rate = 0
 			}
 		}
 	}
-	r.lastUsage, r.lastAt = used, now
+	r.lastRated, r.lastAt = used, now
 }
 
 func (r *run) readFailed(err error) {
 	if !r.sourceErr {
-		r.log(levelWarn, "reading usage from %s: %v; will retry at every sample", r.srcName, err)
+		r.log(levelWarn, kindReadError, "reading usage from %s: %v; will retry at every sample", r.srcName, err)
 	}
 	r.sourceErr = true
 	r.count(func(s *Stats) { s.ReadErrors++ })
@@ -137,9 +169,25 @@ func (r *run) readFailed(err error) {
 
 func (r *run) readOK() {
 	if r.sourceErr {
-		r.log(levelInfo, "reading usage from %s works again", r.srcName)
+		r.log(levelInfo, kindReadError, "reading usage from %s works again", r.srcName)
 		r.sourceErr = false
 	}
+}
+
+// sub is a-b, or 0 when b > a.
+func sub(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
+// add is a+b, or math.MaxUint64 when that overflows.
+func add(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 func fmtThreshold(t uint64) string {

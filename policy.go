@@ -25,8 +25,10 @@ const (
 	UtilizationHeap
 )
 
-// String returns "system", "process" or "heap".
-func (u UtilizationType) String() string {
+// scopeName names a UtilizationType in log lines: "system", "process" or
+// "heap". UtilizationType has no String method, so %v prints its number, as
+// in v1.3.0.
+func scopeName(u UtilizationType) string {
 	switch u {
 	case UtilizationSystem:
 		return "system"

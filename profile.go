@@ -27,20 +27,20 @@ func (r *run) newProfiler() *profiler {
 	case dir == "" && threshold == 0:
 		return nil
 	case dir == "":
-		r.log(levelWarn, "HeapProfileThreshold is %v but HeapProfileDir is empty; heap profiles disabled", threshold)
+		r.log(levelWarn, kindHeapProfile, "HeapProfileThreshold is %v but HeapProfileDir is empty; heap profiles disabled", threshold)
 		return nil
 	case !(threshold > 0 && threshold < 1):
-		r.log(levelWarn, "HeapProfileThreshold %v is outside (0, 1); heap profiles disabled", threshold)
+		r.log(levelWarn, kindHeapProfile, "HeapProfileThreshold %v is outside (0, 1); heap profiles disabled", threshold)
 		return nil
 	case max == 0:
-		r.log(levelWarn, "HeapProfileMaxCaptures is 0; heap profiles disabled")
+		r.log(levelWarn, kindHeapProfile, "HeapProfileMaxCaptures is 0; heap profiles disabled")
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		r.log(levelWarn, "creating HeapProfileDir %q: %v; heap profiles disabled", dir, err)
+		r.log(levelWarn, kindHeapProfile, "creating HeapProfileDir %q: %v; heap profiles disabled", dir, err)
 		return nil
 	}
-	r.log(levelInfo, "heap profiles: up to %d, in %s, when usage reaches %v of the limit", max, dir, threshold)
+	r.log(levelInfo, kindHeapProfile, "heap profiles: up to %d, in %s, when usage reaches %v of the limit", max, dir, threshold)
 	return &profiler{r: r, dir: dir, threshold: threshold, left: max}
 }
 
@@ -61,12 +61,12 @@ func (p *profiler) observe(used, limit uint64) {
 	p.inEpisode = true
 	path, err := p.write()
 	if err != nil {
-		p.r.log(levelWarn, "writing heap profile: %v; heap profiles disabled", err)
+		p.r.log(levelWarn, kindHeapProfile, "writing heap profile: %v; heap profiles disabled", err)
 		p.left = 0
 		return
 	}
 	p.left--
-	p.r.log(levelInfo, "usage %s is at or above %v of the limit %s: heap profile written to %s (%d captures left)",
+	p.r.log(levelInfo, kindHeapProfile, "usage %s is at or above %v of the limit %s: heap profile written to %s (%d captures left)",
 		fmtSize(used), p.threshold, fmtSize(limit), path, p.left)
 }
 

@@ -16,6 +16,20 @@ var singleton struct {
 	cur *run
 }
 
+// config is what a driver starts with: the package settings as they were
+// when it started, and Start's overrides.
+type config struct {
+	softLimit bool // manage debug.SetMemoryLimit (polled modes)
+	events    bool // listen to the source's kernel events
+}
+
+// currentConfig reads the package settings under settingsMu.
+func currentConfig() config {
+	settingsMu.RLock()
+	defer settingsMu.RUnlock()
+	return config{softLimit: HeadroomSoftLimit, events: KernelEvents}
+}
+
 // run is one started watchdog, from start to stop. Fields below the loop
 // marker belong to the loop goroutine; stats is shared under statsMu, and
 // the runtime settings under rtMu.
@@ -25,17 +39,17 @@ type run struct {
 	src      source.Source   // nil in heap mode
 	notifier source.Notifier // nil when src offers no events
 	ctor     PolicyCtor
-	freq     time.Duration // 0 in heap mode
+	freq     time.Duration // the polling period; heapCheck in heap mode
 	minGOGC  int           // heap mode only
 
 	dynamicLimit bool // re-read the limit from src while running
 	softLimit    bool // manage debug.SetMemoryLimit
 
-	closing        chan struct{}
-	done           chan struct{}
-	stopOnce       sync.Once
-	exec           *executor
-	loggerPanicked atomic.Bool // reported once on standard error
+	closing  chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	exec     *executor
+	panics   panicLog
 
 	// rtMu guards the runtime settings the run changes, so that stop can
 	// restore them from any goroutine, at once, even while the loop is
@@ -46,31 +60,41 @@ type run struct {
 	gogc      int   // heap mode: GOGC we last set
 	gogcSet   bool  // heap mode: we set gogc
 	userLimit int64 // the program's soft limit: ceiling and what stop restores
-	setLimit  int64 // soft limit we last set; 0 when none yet
+	setLimit  int64 // soft limit we last set; 0 when none is set
 
 	// --- loop state: owned by the loop goroutine ---
 	policy      Policy
 	policyLimit uint64 // the limit policy was built for
-	limit       uint64
+	limit       uint64 // 0: the cgroup has no limit now; the run idles
 	rejected    uint64 // last limit the policy constructor rejected; logs once
 	threshold   uint64
+	evalGCs     uint64 // GC cycles completed when the policy was last asked
+	crossed     uint64 // the threshold whose crossing was last reported; 0 none
 	armedAt     uint64 // threshold the kernel event is armed at; 0 none
 	rt          runtimeReader
+	usage       uint64 // the last usage measured
 	reclaimable uint64
 	reclaimAt   time.Time
 	limitAt     time.Time
-	lastUsage   uint64
+	lastRated   uint64 // usage at lastAt, for rate
 	lastAt      time.Time
 	rate        float64 // usage growth in bytes per second; > 0 means growing
 	forcedAt    time.Time
-	stuck       backOff
-	held        hold
+	stuck       uint64 // a forced GC left usage at or above this threshold; 0 none
 	alloc       allocTracker
 	trend       outsideTrend
+	live        uint64 // the live heap a GC can get down to (see liveFloor)
+	liveFloor   liveFloor
+	beyondGC    bool   // the soft limit is released: GC cannot make room (see softlimit.go)
+	softFor     uint64 // the limit the soft limit in force was set for
+	thpNoted    bool   // the transparent huge pages advice was logged
+	level       Pressure
+	lastWords   bool // written this run
 	prof        *profiler
 	srcName     string
 	sourceErr   bool  // last usage read failed; logs once per streak
 	reclaimErr  bool  // last reclaimable read failed; logs once per streak
+	limitErr    bool  // last limit read failed; logs once per streak
 	policyErr   error // why the last policy evaluation failed; logs once per streak
 	gcStart     uint64
 
@@ -78,7 +102,7 @@ type run struct {
 	stats   Stats
 }
 
-func newRun(driver string, scope UtilizationType, src source.Source, ctor PolicyCtor, policy Policy, limit uint64, freq time.Duration) *run {
+func newRun(driver string, scope UtilizationType, src source.Source, ctor PolicyCtor, policy Policy, limit uint64, freq time.Duration, cfg config) *run {
 	r := &run{
 		driver:      driver,
 		scope:       scope,
@@ -88,13 +112,14 @@ func newRun(driver string, scope UtilizationType, src source.Source, ctor Policy
 		policyLimit: limit,
 		limit:       limit,
 		freq:        freq,
+		threshold:   PolicyTempDisabled,
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
 	}
-	if n, ok := src.(source.Notifier); ok && src != nil && KernelEvents {
+	if n, ok := src.(source.Notifier); ok && src != nil && cfg.events {
 		r.notifier = n
 	}
-	r.softLimit = src != nil && HeadroomSoftLimit
+	r.softLimit = src != nil && cfg.softLimit
 	if src != nil {
 		r.srcName = src.String()
 	}
@@ -106,10 +131,12 @@ func newRun(driver string, scope UtilizationType, src source.Source, ctor Policy
 var errFirstEvaluation = errors.New("watchdog: the policy failed its first evaluation")
 
 // start registers r as the singleton and launches its loop. It returns once
-// the first evaluation has happened: the watchdog is armed. If that
-// evaluation fails, the run is undone and start returns the error.
+// the first evaluation has happened (polled modes) and the start line has
+// reached the Logger (or the Logger outlived its budget): the watchdog is
+// armed. If the first evaluation fails, the run is undone and start returns
+// the error.
 func (r *run) start() (error, func()) {
-	r.stats = Stats{Running: true, Driver: r.driver, Limit: r.limit, Started: Clock.Now(), Source: r.srcName}
+	r.stats = Stats{Running: true, Driver: r.driver, Limit: r.limit, Started: Clock.Now(), Source: r.srcName, Threshold: PolicyTempDisabled}
 	singleton.mu.Lock()
 	if singleton.cur != nil {
 		singleton.mu.Unlock()
@@ -126,6 +153,7 @@ func (r *run) start() (error, func()) {
 		<-r.done
 		return err, nil
 	}
+	r.exec.flushLogs()
 	return nil, r.stop
 }
 
@@ -181,16 +209,17 @@ func (r *run) release() {
 func (r *run) exit(ready func(error), stopGC func()) {
 	p := recover()
 	if p != nil {
-		r.log(levelError, "%s watchdog disarmed after an internal panic: %v", r.driver, p)
+		r.log(levelError, kindError, "%s watchdog disarmed after an internal panic: %v", r.driver, p)
 	}
 	r.release()
 	stopGC()
 	if r.src != nil {
 		if err := r.src.Close(); err != nil {
-			r.log(levelWarn, "closing %s: %v", r.srcName, err)
+			r.log(levelWarn, kindError, "closing %s: %v", r.srcName, err)
 		}
 	}
 	r.stopOnce.Do(func() { close(r.closing) })
+	r.emit(Event{Kind: EventStopped})
 	r.exec.shutdown()
 	if p != nil {
 		ready(fmt.Errorf("watchdog: internal panic while starting: %v", p))
@@ -202,39 +231,69 @@ func (r *run) exit(ready func(error), stopGC func()) {
 
 var errStopped = errors.New("watchdog: stopped")
 
-// callbackPanicked reports a panic recovered from the program's code.
+// callbackPanicked reports a panic recovered from the program's code. A
+// callback that panics every time (a broken policy is asked after every GC)
+// is reported once a minute, with the count of the panics in between.
 func (r *run) callbackPanicked(what string, p any) {
 	r.count(func(s *Stats) { s.CallbackPanics++ })
 	if what == "Logger" {
-		if r.loggerPanicked.CompareAndSwap(false, true) {
+		if r.panics.loggerOnce.CompareAndSwap(false, true) {
 			stderrf("the Logger panicked: %v; the watchdog keeps running, and counts the Logger's panics in Stats.CallbackPanics", p)
 		}
 		return
 	}
-	r.log(levelError, "%s panicked: %v; recovered, the watchdog keeps watching", what, p)
+	if n, ok := r.panics.report(what, time.Now()); ok {
+		more := ""
+		if n > 0 {
+			more = fmt.Sprintf(" (and %d more times since the last report)", n)
+		}
+		r.logShared(levelError, kindCallbackPanic, "%s panicked: %v%s; recovered, the watchdog keeps watching", what, p, more)
+	}
 }
 
-// log queues a line for the Logger, with the run's current state for
-// structured loggers. It never blocks the loop: a Logger that falls behind
-// loses lines, counted in Stats.LogsDropped.
-func (r *run) log(level logLevel, template string, args ...interface{}) {
-	f := r.fields()
-	r.exec.log(func() { emit(level, &f, template, args) })
+// panicLog rate-limits the reports of callback panics: one per callback
+// kind per panicEvery.
+type panicLog struct {
+	loggerOnce atomic.Bool
+	mu         sync.Mutex
+	last       map[string]time.Time
+	muted      map[string]int
 }
 
-// fields reads the state for log lines from the published stats, so any
-// goroutine may log.
-func (r *run) fields() logFields {
+const panicEvery = time.Minute
+
+// report says whether to report a panic of what now, and how many went
+// unreported since the last report.
+func (l *panicLog) report(what string, now time.Time) (muted int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.muted = map[string]time.Time{}, map[string]int{}
+	}
+	if at, seen := l.last[what]; seen && now.Sub(at) < panicEvery {
+		l.muted[what]++
+		return 0, false
+	}
+	muted = l.muted[what]
+	l.last[what], l.muted[what] = now, 0
+	return muted, true
+}
+
+// log queues a line for the Logger from the loop goroutine, with the loop's
+// own figures as attributes for structured loggers: the same figures the
+// message is built from. It never blocks the loop: a Logger that falls
+// behind loses lines, counted in Stats.LogsDropped.
+func (r *run) log(level logLevel, kind string, template string, args ...interface{}) {
+	f := logFields{kind: kind, pc: callerPC(), driver: r.driver, usage: r.usage, threshold: r.threshold, limit: r.limit, softLimit: r.setLimit}
+	r.exec.log(func() { emitLog(level, &f, template, args) })
+}
+
+// logShared is log for goroutines other than the loop's: the attributes
+// come from the published stats.
+func (r *run) logShared(level logLevel, kind string, template string, args ...interface{}) {
 	r.statsMu.Lock()
-	defer r.statsMu.Unlock()
 	s := &r.stats
-	return logFields{driver: r.driver, usage: s.Usage, threshold: s.Threshold, limit: s.Limit, softLimit: s.SoftLimit}
-}
-
-// backOff is the state of the forced-GC back-off (see mayForce); the zero
-// value is none.
-type backOff struct {
-	at    uint64 // usage after a forced GC that did not get under its threshold; 0 none
-	below uint64 // that threshold: usage under it ends the back-off
-	next  uint64 // the threshold the policy set after that GC
+	f := logFields{kind: kind, pc: callerPC(), driver: r.driver, usage: s.Usage, threshold: s.Threshold, limit: s.Limit, softLimit: s.SoftLimit}
+	r.statsMu.Unlock()
+	r.exec.log(func() { emitLog(level, &f, template, args) })
 }

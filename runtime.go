@@ -23,6 +23,7 @@ type runtimeStats struct {
 	HeapGoal    uint64  // heap size at which the pacer starts the next GC
 	HeapObjects uint64  // heap occupied by objects now, live or not yet swept
 	Owned       uint64  // memory the runtime maps, less what it has released to the OS
+	NonHeap     uint64  // the part of Owned outside heap spans: stacks, GC and runtime metadata
 	GCCycles    uint64  // completed GC cycles since the process started
 	Allocs      uint64  // bytes allocated on the heap since the process started
 	MarkCPU     float64 // CPU seconds of the GC's dedicated and fractional mark workers, updated at each GC
@@ -47,6 +48,8 @@ var runtimeMetricNames = []string{
 	"/gc/heap/allocs:bytes",
 	"/cpu/classes/gc/mark/dedicated:cpu-seconds",
 	"/sched/gomaxprocs:threads",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/unused:bytes",
 }
 
 func (rr *runtimeReader) read() runtimeStats {
@@ -75,9 +78,8 @@ func (rr *runtimeReader) read() runtimeStats {
 	if rr.samples[8].Value.Kind() == metrics.KindFloat64 {
 		s.MarkCPU = rr.samples[8].Value.Float64()
 	}
-	if total, released := v(4), v(5); total > released {
-		s.Owned = total - released
-	}
+	s.Owned = sub(v(4), v(5))
+	s.NonHeap = sub(s.Owned, add(s.HeapObjects, add(v(10), v(11))))
 	rr.stats = s
 	return s
 }

@@ -32,12 +32,12 @@ type Options struct {
 	Policy PolicyCtor
 	// SystemLimit is SystemDriven's limit in bytes; zero means all memory.
 	SystemLimit uint64
-	// DisableSoftLimit, when true, makes Start set HeadroomSoftLimit to
-	// false before it starts a driver: a process-wide setting, kept for
-	// later watchdogs too. False leaves HeadroomSoftLimit as it is.
+	// DisableSoftLimit, when true, makes the watchdog Start starts leave
+	// the soft memory limit alone, as HeadroomSoftLimit false does; it does
+	// not change HeadroomSoftLimit. False follows HeadroomSoftLimit.
 	DisableSoftLimit bool
-	// DisableKernelEvents, when true, makes Start set KernelEvents to false
-	// before it starts a driver, in the same way.
+	// DisableKernelEvents, when true, makes the watchdog Start starts poll
+	// only, as KernelEvents false does, without changing KernelEvents.
 	DisableKernelEvents bool
 }
 
@@ -107,14 +107,14 @@ var startMu sync.Mutex
 func Start(opts Options) (res Result, stopFn func(), err error) {
 	stopFn = func() {}
 	fail := func(err error) (Result, func(), error) {
-		Logger.Errorf("no watchdog started: %v", err)
+		logNow(levelError, kindConfig, "no watchdog started: %v", err)
 		return res, stopFn, err
 	}
 	if on, err := switchFromEnv(); err != nil {
 		return fail(err)
 	} else if !on {
 		res.Disabled = true
-		Logger.Infof("%s", res)
+		logNow(levelInfo, kindConfig, "%s", res)
 		return res, stopFn, nil
 	}
 	if err := opts.fill(); err != nil {
@@ -130,12 +130,9 @@ func Start(opts Options) (res Result, stopFn func(), err error) {
 	if s := Snapshot(); s.Running {
 		return alreadyRunning(res, s)
 	}
-	if opts.DisableSoftLimit {
-		HeadroomSoftLimit = false
-	}
-	if opts.DisableKernelEvents {
-		KernelEvents = false
-	}
+	cfg := currentConfig()
+	cfg.softLimit = cfg.softLimit && !opts.DisableSoftLimit
+	cfg.events = cfg.events && !opts.DisableKernelEvents
 
 	var errs []error
 	try := func(driver string, startFn func() (error, func())) (started bool, err error) {
@@ -146,7 +143,7 @@ func Start(opts Options) (res Result, stopFn func(), err error) {
 		if err != nil {
 			res.Skipped = append(res.Skipped, driver+": "+shortReason(err))
 			errs = append(errs, fmt.Errorf("%s: %w", driver, err))
-			Logger.Debugf("%s watchdog not started: %v", driver, err)
+			logNow(levelDebug, kindConfig, "%s watchdog not started: %v", driver, err)
 			return false, nil
 		}
 		res.Driver, res.Limit, stopFn = driver, Snapshot().Limit, stop
@@ -156,9 +153,9 @@ func Start(opts Options) (res Result, stopFn func(), err error) {
 		name  string
 		start func() (error, func())
 	}{
-		{"heap", func() (error, func()) { return HeapDriven(heapLimit, opts.MinGOGC, opts.Policy) }},
-		{"cgroup", func() (error, func()) { return CgroupDriven(opts.Frequency, opts.Policy) }},
-		{"system", func() (error, func()) { return SystemDriven(opts.SystemLimit, opts.Frequency, opts.Policy) }},
+		{"heap", func() (error, func()) { return heapDriven(cfg, heapLimit, opts.MinGOGC, opts.Policy) }},
+		{"cgroup", func() (error, func()) { return cgroupDriven(cfg, opts.Frequency, opts.Policy) }},
+		{"system", func() (error, func()) { return systemDriven(cfg, opts.SystemLimit, opts.Frequency, opts.Policy) }},
 	}
 	if heapLimit == 0 {
 		res.Skipped = append(res.Skipped, "heap: no heap limit configured")
@@ -174,7 +171,7 @@ func Start(opts Options) (res Result, stopFn func(), err error) {
 		}
 	}
 	err = fmt.Errorf("watchdog: no driver started: %w", errors.Join(errs...))
-	Logger.Warnf("no memory watchdog is running, the process is on its own: %s", res)
+	logNow(levelWarn, kindConfig, "no memory watchdog is running, the process is on its own: %s", res)
 	return res, stopFn, err
 }
 
@@ -218,7 +215,7 @@ func (o *Options) heapLimit() (uint64, error) {
 func alreadyRunning(res Result, s Stats) (Result, func(), error) {
 	running := fmt.Sprintf("a %s watchdog with limit %s is already running", s.Driver, fmtSize(s.Limit))
 	res.Skipped = []string{running}
-	Logger.Warnf("Start started nothing: %s and keeps running", running)
+	logNow(levelWarn, kindConfig, "Start started nothing: %s and keeps running", running)
 	return res, func() {}, fmt.Errorf("watchdog: Start: %w: %s; stop it first", ErrAlreadyStarted, running)
 }
 

@@ -178,7 +178,7 @@ func TestShortReason(t *testing.T) {
 
 func TestStartRejectsBadOptions(t *testing.T) {
 	Logger = &recLogger{}
-	t.Cleanup(func() { Logger = newStdLogger() })
+	t.Cleanup(func() { Logger = defaultLogger })
 	for _, tt := range []struct {
 		opts Options
 		want string

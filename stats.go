@@ -14,13 +14,16 @@ type Stats struct {
 	Source string
 	// Started is when the watchdog started.
 	Started time.Time
-	// Limit is the limit in force.
+	// Limit is the limit in force; 0 while the process's cgroup has no
+	// limit (the watchdog then idles until one is set again).
 	Limit uint64
 	// Usage is the usage at the last measurement: the working set for
 	// cgroups, used memory for the system, heap in use for heap mode.
 	Usage uint64
 	// Threshold is the usage at which the next GC is forced (heap mode: the
-	// heap size the pacer was told to target), or PolicyTempDisabled.
+	// heap size the pacer was told to target), or PolicyTempDisabled when
+	// there is none (heap mode before its first GC, no limit, or the policy
+	// disabled).
 	Threshold uint64
 	// SoftLimit is the Go soft memory limit the watchdog set last; 0 when
 	// it does not manage it (heap mode, HeadroomSoftLimit false) or has not
@@ -66,15 +69,26 @@ type Stats struct {
 	// stayed at or above the threshold after a forced GC, so the next one
 	// waits for the polling period or for usage to grow by a step.
 	ForcedGCsDeferred uint64
-	// ForcedGCsAvoided counts the threshold crossings left to the runtime's
-	// own next GC, due soon and before usage nears the limit, after which
-	// usage was under the policy's new threshold: no GC was forced.
-	ForcedGCsAvoided uint64
 	// CallbackPanics counts the panics recovered from the program's
 	// callbacks: policies, notifees, ForcedGCFunc and the Logger.
 	CallbackPanics uint64
 	// LogsDropped counts log lines dropped because the Logger fell behind.
 	LogsDropped uint64
+	// Pressure is the memory pressure level (see Pressure).
+	Pressure Pressure
+	// BeyondGC reports that GC cannot make room: the memory outside the Go
+	// runtime, the runtime's overhead and the live heap leave the heap too
+	// little room under the limit to run (see HeadroomSoftLimit), so the
+	// watchdog has left the soft memory limit to the program. Only the
+	// program can free memory now.
+	BeyondGC bool
+	// ThresholdCrossings, GCsIneffective, PressureChanges, LimitChanges and
+	// SoftLimitChanges count the events of those kinds (see EventKind);
+	// ForcedGCs counts EventGCForced.
+	ThresholdCrossings, GCsIneffective, PressureChanges, LimitChanges, SoftLimitChanges uint64
+	// EventsDropped counts the events a subscriber missed because its
+	// channel was full (see Subscribe).
+	EventsDropped uint64
 }
 
 // lastStats keeps the final snapshot of a stopped watchdog.
@@ -96,23 +110,24 @@ func Snapshot() Stats {
 	return r.stats
 }
 
-// publish records a fresh measurement.
-func (r *run) publish(used uint64, st runtimeStats) {
+// publish records a fresh measurement. It does not allocate.
+func (r *run) publish(st runtimeStats) {
 	now := Clock.Now()
 	gogc := st.GOGC
 	if r.gogcSet {
 		gogc = r.gogc // set after st was read
 	}
-	r.count(func(s *Stats) {
-		s.Limit = r.limit
-		s.Usage = used
-		s.Reclaimable = r.reclaimable
-		s.Threshold = r.threshold
-		s.SoftLimit = r.setLimit
-		s.GOGC = gogc
-		s.GCs = st.GCCycles - r.gcStart
-		s.LastSample = now
-	})
+	r.statsMu.Lock()
+	s := &r.stats
+	s.Limit = r.limit
+	s.Usage = r.usage
+	s.Reclaimable = r.reclaimable
+	s.Threshold = r.threshold
+	s.SoftLimit = r.setLimit
+	s.GOGC = gogc
+	s.GCs = st.GCCycles - r.gcStart
+	s.LastSample = now
+	r.statsMu.Unlock()
 }
 
 // count applies f to the shared stats under their lock.

@@ -13,7 +13,7 @@ type statsJSON struct {
 	Driver             string     `json:"driver"`
 	Source             string     `json:"source"`
 	Started            *time.Time `json:"started"`
-	LimitBytes         uint64     `json:"limit_bytes"`
+	LimitBytes         *uint64    `json:"limit_bytes"`
 	UsageBytes         uint64     `json:"usage_bytes"`
 	ThresholdBytes     *uint64    `json:"threshold_bytes"`
 	SoftLimitBytes     *int64     `json:"soft_limit_bytes"`
@@ -29,9 +29,16 @@ type statsJSON struct {
 	ReserveBytes       uint64     `json:"reserve_bytes"`
 	UserSoftLimitBytes *int64     `json:"user_soft_limit_bytes"`
 	ForcedGCsDeferred  uint64     `json:"forced_gcs_deferred"`
-	ForcedGCsAvoided   uint64     `json:"forced_gcs_avoided"`
 	CallbackPanics     uint64     `json:"callback_panics"`
 	LogsDropped        uint64     `json:"logs_dropped"`
+	Pressure           string     `json:"pressure"`
+	BeyondGC           bool       `json:"beyond_gc"`
+	ThresholdCrossings uint64     `json:"threshold_crossings"`
+	GCsIneffective     uint64     `json:"gcs_ineffective"`
+	PressureChanges    uint64     `json:"pressure_changes"`
+	LimitChanges       uint64     `json:"limit_changes"`
+	SoftLimitChanges   uint64     `json:"soft_limit_changes"`
+	EventsDropped      uint64     `json:"events_dropped"`
 }
 
 // MarshalJSON encodes s as one JSON object with snake_case keys, sizes in
@@ -45,11 +52,16 @@ type statsJSON struct {
 func (s Stats) MarshalJSON() ([]byte, error) {
 	j := statsJSON{
 		Running: s.Running, Driver: s.Driver, Source: s.Source, Started: optTime(s.Started),
-		LimitBytes: s.Limit, UsageBytes: s.Usage, SoftLimitBytes: optLimit(s.SoftLimit),
+		UsageBytes: s.Usage, SoftLimitBytes: optLimit(s.SoftLimit),
 		GOGC: s.GOGC, GCs: s.GCs, ForcedGCs: s.ForcedGCs, LastForcedGC: optTime(s.LastForcedGC),
 		Events: s.Events, Samples: s.Samples, ReadErrors: s.ReadErrors, LastSample: optTime(s.LastSample),
 		ReclaimableBytes: s.Reclaimable, ReserveBytes: s.Reserve, UserSoftLimitBytes: optLimit(s.UserSoftLimit),
-		ForcedGCsDeferred: s.ForcedGCsDeferred, ForcedGCsAvoided: s.ForcedGCsAvoided, CallbackPanics: s.CallbackPanics, LogsDropped: s.LogsDropped,
+		ForcedGCsDeferred: s.ForcedGCsDeferred, CallbackPanics: s.CallbackPanics, LogsDropped: s.LogsDropped,
+		Pressure: s.Pressure.String(), BeyondGC: s.BeyondGC, ThresholdCrossings: s.ThresholdCrossings, GCsIneffective: s.GCsIneffective,
+		PressureChanges: s.PressureChanges, LimitChanges: s.LimitChanges, SoftLimitChanges: s.SoftLimitChanges, EventsDropped: s.EventsDropped,
+	}
+	if s.Limit != 0 {
+		j.LimitBytes = &s.Limit
 	}
 	if s.Threshold != PolicyTempDisabled {
 		j.ThresholdBytes = &s.Threshold
@@ -67,16 +79,30 @@ func (s *Stats) UnmarshalJSON(b []byte) error {
 	}
 	*s = Stats{
 		Running: j.Running, Driver: j.Driver, Source: j.Source, Started: fromOptTime(j.Started),
-		Limit: j.LimitBytes, Usage: j.UsageBytes, Threshold: PolicyTempDisabled, SoftLimit: fromOptLimit(j.SoftLimitBytes),
+		Usage: j.UsageBytes, Threshold: PolicyTempDisabled, SoftLimit: fromOptLimit(j.SoftLimitBytes),
 		GOGC: j.GOGC, GCs: j.GCs, ForcedGCs: j.ForcedGCs, LastForcedGC: fromOptTime(j.LastForcedGC),
 		Events: j.Events, Samples: j.Samples, ReadErrors: j.ReadErrors, LastSample: fromOptTime(j.LastSample),
 		Reclaimable: j.ReclaimableBytes, Reserve: j.ReserveBytes, UserSoftLimit: fromOptLimit(j.UserSoftLimitBytes),
-		ForcedGCsDeferred: j.ForcedGCsDeferred, ForcedGCsAvoided: j.ForcedGCsAvoided, CallbackPanics: j.CallbackPanics, LogsDropped: j.LogsDropped,
+		ForcedGCsDeferred: j.ForcedGCsDeferred, CallbackPanics: j.CallbackPanics, LogsDropped: j.LogsDropped,
+		Pressure: parsePressure(j.Pressure), BeyondGC: j.BeyondGC, ThresholdCrossings: j.ThresholdCrossings, GCsIneffective: j.GCsIneffective,
+		PressureChanges: j.PressureChanges, LimitChanges: j.LimitChanges, SoftLimitChanges: j.SoftLimitChanges, EventsDropped: j.EventsDropped,
+	}
+	if j.LimitBytes != nil {
+		s.Limit = *j.LimitBytes
 	}
 	if j.ThresholdBytes != nil {
 		s.Threshold = *j.ThresholdBytes
 	}
 	return nil
+}
+
+func parsePressure(s string) Pressure {
+	for p := PressureNone; p <= PressureCritical; p++ {
+		if p.String() == s {
+			return p
+		}
+	}
+	return PressureNone
 }
 
 func optTime(t time.Time) *time.Time {

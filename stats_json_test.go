@@ -25,6 +25,9 @@ func distinctStats(t *testing.T) Stats {
 			f.SetString("s" + v.Type().Field(i).Name)
 		case reflect.Int, reflect.Int64:
 			f.SetInt(int64(1000 + i))
+			if f.Type() == reflect.TypeOf(PressureNone) {
+				f.SetInt(int64(PressureCritical))
+			}
 		case reflect.Uint64:
 			f.SetUint(uint64(1<<40 + i))
 		case reflect.Struct:
@@ -66,7 +69,9 @@ func TestStatsJSONShape(t *testing.T) {
 		"threshold_bytes": null, "soft_limit_bytes": 943718400, "gogc": 100, "gcs": 12, "forced_gcs": 2,
 		"last_forced_gc": null, "events": 0, "samples": 0, "read_errors": 0, "last_sample": null,
 		"reclaimable_bytes": 0, "reserve_bytes": 0, "user_soft_limit_bytes": null,
-		"forced_gcs_deferred": 0, "forced_gcs_avoided": 0, "callback_panics": 0, "logs_dropped": 0}`, string(b))
+		"forced_gcs_deferred": 0, "callback_panics": 0, "logs_dropped": 0,
+		"pressure": "none", "beyond_gc": false, "threshold_crossings": 0, "gcs_ineffective": 0,
+		"pressure_changes": 0, "limit_changes": 0, "soft_limit_changes": 0, "events_dropped": 0}`, string(b))
 
 	// A pointer marshals the same, and the zero Stats has no sentinel numbers.
 	pb, err := json.Marshal(&s)
@@ -76,6 +81,7 @@ func TestStatsJSONShape(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(zb), `"started":null`)
 	assert.Contains(t, string(zb), `"threshold_bytes":0`)
+	assert.Contains(t, string(zb), `"limit_bytes":null`, "limit 0 means none")
 
 	var back Stats
 	require.NoError(t, json.Unmarshal(b, &back))

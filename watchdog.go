@@ -20,7 +20,9 @@ package watchdog
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -35,17 +37,25 @@ var ErrNotSupported = errors.New("watchdog run mode not supported")
 // in this process. Stop it first; then a new one may start.
 var ErrAlreadyStarted = errors.New("singleton memory watchdog was already started")
 
+// settingsMu guards the package settings where the package itself writes
+// or reads them concurrently with a running watchdog (SetLogger, Start).
+var settingsMu sync.RWMutex
+
 // The watchdog is a process-wide singleton, so its settings are package
 // variables, as in v1.3.0. Set them before starting a watchdog; a running
-// watchdog reads Logger, ForcedGCFunc and NotifyGC each time it uses them and
-// the heap profile settings once, at start.
+// watchdog reads Logger, ForcedGCFunc and NotifyGC each time it uses them
+// (change Logger with SetLogger then) and the other settings once, at
+// start.
 var (
-	// Logger receives the watchdog's log lines. The default writes through
-	// the standard log package with the prefix "[watchdog] " and drops debug
-	// lines. Any value with Debugf, Infof, Warnf and Errorf methods taking
+	// Logger receives the watchdog's log lines. The default writes to the
+	// standard log package's output as it was at program start, with the
+	// prefix "[watchdog] " and the level, and drops debug lines; once the
+	// program sets a default slog handler, it logs through slog.Default().
+	// Any value with Debugf, Infof, Warnf and Errorf methods taking
 	// (template string, args ...interface{}) fits, such as zap's
-	// SugaredLogger; NewSlogLogger adapts a *slog.Logger.
-	Logger logger = newStdLogger()
+	// SugaredLogger; NewSlogLogger adapts a *slog.Logger. nil means the
+	// default.
+	Logger logger = defaultLogger
 
 	// Clock is the time source of the watchdog's polling loop. Tests may set
 	// it to a clock.NewMock() before starting a watchdog.
@@ -72,10 +82,11 @@ var (
 	HeapProfileMaxCaptures = uint(10)
 
 	// HeapProfileDir is the directory heap profiles are written to, as
-	// <HeapProfileDir>/<RFC3339Nano UTC time>.heap in pprof format. It is
+	// <HeapProfileDir>/<RFC3339Nano local time>.heap in pprof format. It is
 	// created if missing. Empty (the default) disables capture. If it cannot
 	// be created or written, the watchdog logs a warning, stops capturing and
-	// keeps running.
+	// keeps running. The first critical pressure level of a run also writes
+	// a heap profile and a goroutine dump there (see Pressure).
 	HeapProfileDir string
 
 	// HeadroomSoftLimit, when true (the default), makes CgroupDriven and
@@ -83,12 +94,16 @@ var (
 	// (debug.SetMemoryLimit): they keep it at the limit less a reserve (5%
 	// of the limit, at least min(limit/8, 16 MiB)), less the memory the
 	// process uses outside the Go runtime (cgo, mmap, other processes in the
-	// cgroup), refreshed at least every 100 ms. The pacer then collects
-	// before the Go heap eats that room, with no sample needed; the policy's
-	// thresholds still drive forced GCs. The watchdog never raises the soft
-	// limit above the one in force when it started (GOMEMLIMIT or an earlier
-	// SetMemoryLimit) and restores that one when it stops. Set it to false
-	// before starting to opt out.
+	// cgroup), refreshed every 100 ms within a quarter of the limit. The
+	// pacer then collects before the Go heap eats that room, with no sample
+	// needed; the policy's thresholds still drive forced GCs. Where GC
+	// cannot make room (a live heap that, with the runtime's overhead, is
+	// over the soft limit by more than limit/32; for the system, one with
+	// less than a quarter of itself to grow into), the watchdog leaves the
+	// soft limit to the program instead (see Stats.BeyondGC). The watchdog never raises the soft limit above the
+	// program's own (GOMEMLIMIT or SetMemoryLimit, before or during the
+	// run) and restores the program's when it stops. Set it to false before
+	// starting to opt out.
 	HeadroomSoftLimit = true
 
 	// KernelEvents, when true (the default), lets CgroupDriven wake on the
@@ -103,17 +118,22 @@ var (
 // every GC it asks the policy for the heap size at which the next GC must run
 // and sets GOGC so the runtime's pacer schedules it there: never above the
 // program's GOGC and never below minGOGC, which avoids back-to-back
-// collections near the limit. While the policy answers PolicyTempDisabled,
-// the pacer aims at the limit itself, so the heap stays near its limit even
-// when the program runs with GOGC=off. Stopping restores the program's GOGC;
-// a GOGC the program sets while the watchdog runs becomes the new ceiling
-// and is what stop restores.
+// collections near the limit. As in v1.3.0 it changes nothing until the
+// first GC after it starts. While the policy answers PolicyTempDisabled, the
+// pacer aims at the limit itself, so the heap stays near its limit even when
+// the program runs with GOGC=off. A GOGC the program sets while the watchdog
+// runs (off included) becomes the new ceiling within a second; stopping
+// restores the program's latest GOGC.
 //
-// minGOGC 0 means the default floor, 25, with a warning (v1.3.0 accepted 0).
-// A zero limit, a negative minGOGC, a nil policyCtor, a policyCtor error or
-// panic, and a policy that panics at its first evaluation are returned as
-// errors, and nothing starts.
+// minGOGC 0 means the default floor, 25, with a warning (v1.3.0 let GOGC
+// reach 0 then: back-to-back GCs). A zero limit, a negative minGOGC, a nil
+// policyCtor, and a policyCtor error or panic are returned as errors, and
+// nothing starts.
 func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, stopFn func()) {
+	return heapDriven(currentConfig(), limit, minGOGC, policyCtor)
+}
+
+func heapDriven(cfg config, limit uint64, minGOGC int, policyCtor PolicyCtor) (error, func()) {
 	if limit == 0 {
 		return fmt.Errorf("watchdog: heap limit is 0 bytes; it must be positive"), nil
 	}
@@ -121,14 +141,14 @@ func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, st
 	case minGOGC < 0:
 		return fmt.Errorf("watchdog: minGOGC %d is negative; it must be 0 (the default, %d) or more (a negative GOGC turns the GC off)", minGOGC, defaultMinGOGC), nil
 	case minGOGC == 0:
-		logNow(levelWarn, "minGOGC 0 leaves GOGC no floor; using the default floor, %d", defaultMinGOGC)
+		logNow(levelWarn, kindConfig, "minGOGC 0 would let GOGC reach 0 (back-to-back GCs); using the default floor, %d", defaultMinGOGC)
 		minGOGC = defaultMinGOGC
 	}
 	policy, err := buildPolicy(policyCtor, limit)
 	if err != nil {
 		return err, nil
 	}
-	r := newRun("heap", UtilizationHeap, nil, policyCtor, policy, limit, 0)
+	r := newRun("heap", UtilizationHeap, nil, policyCtor, policy, limit, heapCheck, cfg)
 	r.minGOGC = minGOGC
 	return r.start()
 }
@@ -139,14 +159,18 @@ const defaultMinGOGC = 25
 // SystemDriven starts a watchdog that keeps the memory used by the whole
 // system under limit bytes; limit 0 means the total memory of the system.
 // "Used" excludes buffers and page cache the kernel can reclaim. It samples
-// usage every frequency (more often as usage nears the threshold) and forces
-// a GC when usage reaches the policy's threshold, which it recomputes after
-// every GC, unless the runtime's own GC is due first (see CgroupDriven).
+// usage every frequency (more often near the threshold or the limit) and
+// forces a GC at the sample that sees usage at or above the policy's
+// threshold, which the policy sets after every GC (see CgroupDriven).
 //
 // frequency <= 0, a nil policyCtor or a policyCtor error is returned as an
 // error and nothing starts.
 func SystemDriven(limit uint64, frequency time.Duration, policyCtor PolicyCtor) (err error, stopFn func()) {
-	frequency, err = checkFrequency(frequency)
+	return systemDriven(currentConfig(), limit, frequency, policyCtor)
+}
+
+func systemDriven(cfg config, limit uint64, frequency time.Duration, policyCtor PolicyCtor) (error, func()) {
+	frequency, err := checkFrequency(frequency)
 	if err != nil {
 		return err, nil
 	}
@@ -163,7 +187,7 @@ func SystemDriven(limit uint64, frequency time.Duration, policyCtor PolicyCtor) 
 			return fmt.Errorf("watchdog: cannot read total system memory: %w", err), nil
 		}
 	}
-	return startPolled("system", UtilizationSystem, src, policyCtor, limit, frequency, false)
+	return startPolled(cfg, "system", UtilizationSystem, src, policyCtor, limit, frequency, false)
 }
 
 var errNilPolicy = errors.New("watchdog: policy constructor is nil")
@@ -175,7 +199,7 @@ func checkFrequency(frequency time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("watchdog: frequency %v must be positive", frequency)
 	}
 	if frequency < minInterval {
-		logNow(levelWarn, "frequency %v is under the watchdog's fastest polling, %v; using %v", frequency, minInterval, minInterval)
+		logNow(levelWarn, kindConfig, "frequency %v is under the watchdog's fastest polling, %v; using %v", frequency, minInterval, minInterval)
 		return minInterval, nil
 	}
 	return frequency, nil
@@ -206,23 +230,23 @@ func buildPolicy(ctor PolicyCtor, limit uint64) (p Policy, err error) {
 // its policy (watermarks or factor, and thresholds) and the next threshold.
 func (r *run) logStart() {
 	if r.src == nil {
-		r.log(levelInfo, "heap watchdog started: heap limit %s; %v; next GC at %s; GOGC %d -> %d (floor %d)",
-			fmtSize(r.limit), policyDesc{r.policy}, fmtThreshold(r.threshold), r.origGOGC, r.gogc, r.minGOGC)
+		r.log(levelInfo, kindStarted, "heap watchdog started: heap limit %s; %v; GOGC %d (the program's: the ceiling), set after every GC, at least %d",
+			fmtSize(r.limit), policyDesc{r.policy}, r.origGOGC, r.minGOGC)
 		return
 	}
-	r.log(levelInfo, "%s watchdog started: limit %s from %s; %v; next GC at %s; polling every %v",
+	r.log(levelInfo, kindStarted, "%s watchdog started: limit %s from %s; %v; next GC at %s; polling every %v",
 		r.driver, fmtSize(r.limit), r.srcName, policyDesc{r.policy}, fmtThreshold(r.threshold), r.freq)
 }
 
 // startPolled starts a watchdog over src; dynamicLimit says whether the
 // limit is re-read from src while running. src is closed on any failure.
-func startPolled(driver string, scope UtilizationType, src source.Source, ctor PolicyCtor, limit uint64, frequency time.Duration, dynamicLimit bool) (error, func()) {
+func startPolled(cfg config, driver string, scope UtilizationType, src source.Source, ctor PolicyCtor, limit uint64, frequency time.Duration, dynamicLimit bool) (error, func()) {
 	policy, err := buildPolicy(ctor, limit)
 	if err != nil {
 		src.Close()
 		return err, nil
 	}
-	r := newRun(driver, scope, src, ctor, policy, limit, frequency)
+	r := newRun(driver, scope, src, ctor, policy, limit, frequency, cfg)
 	r.dynamicLimit = dynamicLimit
 	err, stop := r.start()
 	if err != nil {
@@ -230,3 +254,11 @@ func startPolled(driver string, scope UtilizationType, src source.Source, ctor P
 	}
 	return err, stop
 }
+
+// isRealClock reports whether c is the clock package's real clock, whose
+// timers are time.Timers.
+func isRealClock(c clock.Clock) bool {
+	return reflect.TypeOf(c) == realClockType
+}
+
+var realClockType = reflect.TypeOf(clock.New())

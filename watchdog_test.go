@@ -164,7 +164,7 @@ func TestSingletonAndIdempotentStop(t *testing.T) {
 	h.start(NewWatermarkPolicy(0.5), time.Second)
 	h.wait()
 
-	err, stop := startPolled("cgroup", UtilizationProcess, newFakeSource(100*mib, 0), NewWatermarkPolicy(0.5), 100*mib, time.Second, false)
+	err, stop := startPolled(currentConfig(), "cgroup", UtilizationProcess, newFakeSource(100*mib, 0), NewWatermarkPolicy(0.5), 100*mib, time.Second, false)
 	assert.ErrorIs(t, err, ErrAlreadyStarted)
 	assert.Nil(t, stop)
 
@@ -179,7 +179,7 @@ func TestSingletonAndIdempotentStop(t *testing.T) {
 
 	// A new watchdog starts; the old stopFn must not stop it.
 	src2 := newFakeSource(100*mib, 0)
-	err, stop2 := startPolled("system", UtilizationSystem, src2, NewWatermarkPolicy(0.5), 100*mib, time.Second, false)
+	err, stop2 := startPolled(currentConfig(), "system", UtilizationSystem, src2, NewWatermarkPolicy(0.5), 100*mib, time.Second, false)
 	require.NoError(t, err)
 	h.wait()
 	first()

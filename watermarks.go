@@ -37,7 +37,7 @@ func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
 		}
 		if !slices.Equal(given, sorted) {
 			warn.Do(func() {
-				logNow(levelWarn, "watermarks %v are not strictly ascending; using them sorted and without repeats: %v", given, sorted)
+				logNow(levelWarn, kindConfig, "watermarks %v are not strictly ascending; using them sorted and without repeats: %v", given, sorted)
 			})
 		}
 		thresholds := make([]uint64, len(sorted))

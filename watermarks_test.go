@@ -216,20 +216,11 @@ func TestWatermarkPolicyString(t *testing.T) {
 	assert.Contains(t, s.String(), "0.9")
 }
 
-func TestUtilizationTypeString(t *testing.T) {
-	tests := []struct {
-		u    UtilizationType
-		want string
-	}{
-		{UtilizationSystem, "system"},
-		{UtilizationProcess, "process"},
-		{UtilizationHeap, "heap"},
-		{UtilizationType(7), "UtilizationType(7)"},
-		{UtilizationType(-1), "UtilizationType(-1)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.u.String())
-		})
+func TestUtilizationTypePrintsItsNumber(t *testing.T) {
+	// As in v1.3.0, which gave the type no String method.
+	assert.Equal(t, "2", fmt.Sprintf("%v", UtilizationHeap))
+	assert.Equal(t, "0 1", fmt.Sprintf("%v %d", UtilizationSystem, UtilizationProcess))
+	for u, want := range map[UtilizationType]string{UtilizationSystem: "system", UtilizationProcess: "process", UtilizationHeap: "heap", 7: "UtilizationType(7)"} {
+		assert.Equal(t, want, scopeName(u))
 	}
 }

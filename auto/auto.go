@@ -27,23 +27,22 @@
 // variable, its value and the rule, and the program runs without a
 // watchdog. It does not guess: a heap limit that does not parse must not
 // turn into a different limit. GOWATCHDOG=off logs one info line and starts
-// nothing. These lines, and the watchdog's own, go through watchdog.Logger,
-// which at init is still the default (the standard log package); a Logger
-// the program sets later is used from then on.
+// nothing. These lines, and the watchdog's own start lines, are written
+// before the program's main runs, through the default logger (the standard
+// log package's output). To send later lines elsewhere, call
+// watchdog.SetLogger in main: assigning watchdog.Logger while the watchdog
+// runs is a data race.
 //
 // The package exports nothing. A program that needs the Result, the stop
 // function or an error to act on calls watchdog.OptionsFromEnv and
 // watchdog.Start itself instead.
 package auto
 
-import watchdog "github.com/raulk/go-watchdog"
+import (
+	_ "github.com/raulk/go-watchdog" // sets hook.StartFromEnv
+	"github.com/raulk/go-watchdog/internal/hook"
+)
 
 func init() {
-	opts, err := watchdog.OptionsFromEnv()
-	if err != nil {
-		watchdog.Logger.Errorf("no watchdog started: %v", err)
-		return
-	}
-	// Start logs its own failures and the GOWATCHDOG=off line.
-	_, _, _ = watchdog.Start(opts)
+	hook.StartFromEnv()
 }
