@@ -72,10 +72,13 @@ var (
 	HeapProfileMaxCaptures = uint(10)
 
 	// HeapProfileDir is the directory heap profiles are written to, as
-	// <HeapProfileDir>/<RFC3339Nano UTC time>.heap in pprof format. It is
-	// created if missing. Empty (the default) disables capture. If it cannot
-	// be created or written, the watchdog logs a warning, stops capturing and
-	// keeps running.
+	// <HeapProfileDir>/<time.Now().Format(time.RFC3339Nano)>.heap: real time
+	// (not Clock) in the local zone, with its offset, and -<n> before .heap
+	// if that name is taken. A profile is what runtime/pprof's
+	// WriteHeapProfile writes: gzipped protobuf. The directory is created if
+	// missing. Empty (the default) disables capture. If it cannot be created
+	// or written, the watchdog logs a warning, stops capturing and keeps
+	// running.
 	HeapProfileDir string
 
 	// HeadroomSoftLimit, when true (the default), makes CgroupDriven and
