@@ -1,7 +1,9 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -121,6 +123,12 @@ func (r *run) writeLastWords() {
 	base := filepath.Join(dir, now.Format(time.RFC3339Nano)+"-critical")
 	exec := r.exec
 	go func() {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			exec.log(func() {
+				emitLog(levelWarn, &logFields{kind: kindPressure}, "memory pressure is critical; creating HeapProfileDir %q: %v", []interface{}{dir, err})
+			})
+			return
+		}
 		var errs []error
 		heap, err := createFile(base, ".heap", func(f *os.File) error { return pprof.WriteHeapProfile(f) })
 		errs = append(errs, err)
@@ -136,15 +144,14 @@ func (r *run) writeLastWords() {
 	}()
 }
 
-// createFile creates base+ext (base-<n>+ext if that exists), fills it with
-// write, and returns its path. A file that write fails is removed.
+// createFile creates base+ext, or base-<n>+ext when that name is taken (a
+// coarse clock, another process writing to the directory), fills it with
+// write, and returns its path: a capture is never lost to a name clash. A
+// file that write fails is removed.
 func createFile(base, ext string, write func(*os.File) error) (string, error) {
-	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-		return "", err
-	}
 	path := base + ext
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	for n := 1; os.IsExist(err) && n <= 1000; n++ {
+	for n := 1; errors.Is(err, fs.ErrExist) && n <= 1000; n++ {
 		path = fmt.Sprintf("%s-%d%s", base, n, ext)
 		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	}
@@ -156,7 +163,7 @@ func createFile(base, ext string, write func(*os.File) error) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
+		os.Remove(path) // no half-written file
 		return path, fmt.Errorf("%s: %w", path, err)
 	}
 	return path, nil

@@ -1,11 +1,9 @@
 package watchdog
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 )
 
@@ -17,6 +15,7 @@ type profiler struct {
 	threshold float64
 	left      uint
 	inEpisode bool
+	now       func() time.Time // time.Now; names the profiles
 }
 
 // newProfiler reads the HeapProfile* settings. It returns nil, logging why
@@ -41,7 +40,7 @@ func (r *run) newProfiler() *profiler {
 		return nil
 	}
 	r.log(levelInfo, kindHeapProfile, "heap profiles: up to %d, in %s, when usage reaches %v of the limit", max, dir, threshold)
-	return &profiler{r: r, dir: dir, threshold: threshold, left: max}
+	return &profiler{r: r, dir: dir, threshold: threshold, left: max, now: time.Now}
 }
 
 // observe captures a profile at the start of an episode, while captures are
@@ -70,27 +69,11 @@ func (p *profiler) observe(used, limit uint64) {
 		fmtSize(used), p.threshold, fmtSize(limit), path, p.left)
 }
 
-// write writes a profile to <time>.heap, or <time>-<n>.heap when that
-// name is taken (a clock that does not move, a clash with another process):
-// a capture is never lost to a name clash.
+// write writes runtime/pprof's heap profile to <time>.heap, <time> being
+// p.now() in RFC 3339 with nanoseconds, or to <time>-<n>.heap when that name
+// is taken (a coarse clock, another process writing to the directory): a
+// capture is never lost to a name clash.
 func (p *profiler) write() (string, error) {
-	base := filepath.Join(p.dir, Clock.Now().UTC().Format(time.RFC3339Nano))
-	path := base + ".heap"
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	for n := 1; errors.Is(err, fs.ErrExist) && n <= 1000; n++ {
-		path = fmt.Sprintf("%s-%d.heap", base, n)
-		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	}
-	if err != nil {
-		return path, err
-	}
-	err = writeHeapProfile(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path) // no half-written profile
-		return path, fmt.Errorf("%s: %w", path, err)
-	}
-	return path, nil
+	base := filepath.Join(p.dir, p.now().Format(time.RFC3339Nano))
+	return createFile(base, ".heap", func(f *os.File) error { return pprof.WriteHeapProfile(f) })
 }

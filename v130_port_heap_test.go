@@ -138,9 +138,9 @@ type v130DumpStep struct {
 }
 
 // childV130Heapdump runs HeapDriven with heap profiles at 50% of 64 MiB, at
-// most 5, and a mock clock that never moves: every capture happens at the
-// same instant. It moves the live heap across 50% with GCs, one episode at
-// a time, and counts the profiles after each step.
+// most 5, and a mock clock that never moves (profile names follow the real
+// time, not Clock). It moves the live heap across 50% with GCs, one episode
+// at a time, and counts the profiles after each step.
 func childV130Heapdump() (any, error) {
 	dir := os.Getenv("WATCHDOG_V130_DUMP_DIR")
 	HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures = dir, 0.5, 5
@@ -206,8 +206,7 @@ func childV130Heapdump() (any, error) {
 
 // TestV130HeapdumpCapture is v1.3.0's TestHeapdumpCapture, through the heap
 // driver (whose usage a test can move): one profile per episode above the
-// threshold, at most HeapProfileMaxCaptures, none empty, and none lost to
-// a name clash although the mock clock never moves.
+// threshold, at most HeapProfileMaxCaptures, each a gzipped heap profile.
 func TestV130HeapdumpCapture(t *testing.T) {
 	dir := t.TempDir()
 	var res v130Heapdump
@@ -225,7 +224,7 @@ func TestV130HeapdumpCapture(t *testing.T) {
 
 	files, err := filepath.Glob(filepath.Join(dir, "*"))
 	require.NoError(t, err)
-	assert.Len(t, files, 5, "only HeapProfileMaxCaptures profiles, with unique names")
+	assert.Len(t, files, 5, "only HeapProfileMaxCaptures profiles")
 	for _, f := range files {
 		requirePprofFile(t, f)
 	}

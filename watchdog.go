@@ -82,11 +82,14 @@ var (
 	HeapProfileMaxCaptures = uint(10)
 
 	// HeapProfileDir is the directory heap profiles are written to, as
-	// <HeapProfileDir>/<RFC3339Nano local time>.heap in pprof format. It is
-	// created if missing. Empty (the default) disables capture. If it cannot
-	// be created or written, the watchdog logs a warning, stops capturing and
-	// keeps running. The first critical pressure level of a run also writes
-	// a heap profile and a goroutine dump there (see Pressure).
+	// <HeapProfileDir>/<time.Now().Format(time.RFC3339Nano)>.heap: real time
+	// (not Clock) in the local zone, with its offset, and -<n> before .heap
+	// if that name is taken. A profile is what runtime/pprof's
+	// WriteHeapProfile writes: gzipped protobuf. The directory is created if
+	// missing. Empty (the default) disables capture. If it cannot be created
+	// or written, the watchdog logs a warning, stops capturing and keeps
+	// running. The first critical pressure level of a run also writes a
+	// heap profile and a goroutine dump there (see Pressure).
 	HeapProfileDir string
 
 	// HeadroomSoftLimit, when true (the default), makes CgroupDriven and
