@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -132,7 +133,7 @@ func (r *run) writeLastWords() {
 		var errs []error
 		heap, err := createFile(base, ".heap", func(f *os.File) error { return pprof.WriteHeapProfile(f) })
 		errs = append(errs, err)
-		stacks, err := createFile(base, ".goroutines", func(f *os.File) error { return pprof.Lookup("goroutine").WriteTo(f, 2) })
+		stacks, err := createFile(base, ".goroutines", writeStacks)
 		errs = append(errs, err)
 		exec.log(func() {
 			if errs[0] != nil || errs[1] != nil {
@@ -142,6 +143,20 @@ func (r *run) writeLastWords() {
 			emitLog(levelWarn, &logFields{kind: kindPressure}, "memory pressure is critical: heap profile in %s, goroutine dump in %s", []interface{}{heap, stacks})
 		})
 	}()
+}
+
+// writeStacks writes the stack of every goroutine, as a panic prints them
+// (what runtime/pprof's goroutine profile writes at debug level 2).
+func writeStacks(f *os.File) error {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) || len(buf) >= 64<<20 {
+			_, err := f.Write(buf[:n])
+			return err
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // createFile creates base+ext, or base-<n>+ext when that name is taken (a

@@ -3,7 +3,6 @@ package watchdog
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 )
 
@@ -19,9 +18,7 @@ import (
 // de-duplicated, with a warning saying so.
 func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
 	given := append([]float64(nil), watermarks...) // the caller may reuse its slice
-	sorted := slices.Clone(given)
-	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
+	sorted := sortedUnique(given)
 	var warn sync.Once
 	return func(limit uint64) (Policy, error) {
 		if err := checkLimit(limit); err != nil {
@@ -35,7 +32,7 @@ func NewWatermarkPolicy(watermarks ...float64) PolicyCtor {
 				return nil, fmt.Errorf("watchdog: watermark %v (position %d) is outside (0, 1]", w, i)
 			}
 		}
-		if !slices.Equal(given, sorted) {
+		if !equalFloats(given, sorted) {
 			warn.Do(func() {
 				logNow(levelWarn, kindConfig, "watermarks %v are not strictly ascending; using them sorted and without repeats: %v", given, sorted)
 			})
@@ -78,4 +75,33 @@ func fraction(n uint64, f float64) uint64 {
 		return n
 	}
 	return uint64(v)
+}
+
+// sortedUnique returns ws sorted, without repeats. Insertion sort: a policy
+// has a handful of watermarks.
+func sortedUnique(ws []float64) []float64 {
+	out := make([]float64, 0, len(ws))
+	for _, w := range ws {
+		i := len(out)
+		for i > 0 && out[i-1] > w {
+			i--
+		}
+		if i > 0 && out[i-1] == w {
+			continue
+		}
+		out = append(out[:i], append([]float64{w}, out[i:]...)...)
+	}
+	return out
+}
+
+func equalFloats(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
