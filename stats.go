@@ -17,8 +17,9 @@ type Stats struct {
 	// Limit is the limit in force; 0 while the process's cgroup has no
 	// limit (the watchdog then idles until one is set again).
 	Limit uint64
-	// Usage is the usage at the last measurement: the working set for
-	// cgroups, used memory for the system, heap in use for heap mode.
+	// Usage is the usage at the last measurement: for a cgroup its usage
+	// less Reclaimable, for the system its used memory (total less
+	// available), in heap mode the heap the last GC found live.
 	Usage uint64
 	// Threshold is the usage at which the next GC is forced (heap mode: the
 	// heap size the pacer was told to target), or PolicyTempDisabled when
@@ -50,8 +51,8 @@ type Stats struct {
 	// LastSample is when usage was last measured.
 	LastSample time.Time
 	// Reclaimable is what the kernel frees before any OOM kill, left out of
-	// Usage at the last measurement: the clean file cache (active and
-	// inactive) and charge no memory.stat counter accounts for (freed parts
+	// Usage at the last measurement: the file cache (active and inactive,
+	// dirty and under writeback included) and charge no memory.stat counter accounts for (freed parts
 	// of huge pages awaiting a split; cgroup v2 on Linux 5.18 and later, v1
 	// with memory.kmem.usage_in_bytes). Zero for the system (MemAvailable
 	// already leaves it out) and in heap mode.

@@ -35,7 +35,7 @@ func TestOpenFixtures(t *testing.T) {
 		usageErr string
 		reclaim  uint64
 	}{
-		{name: "v1-limited", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 512 * mib, usage: 123456789, reclaim: 3866624},
+		{name: "v1-limited", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 512 * mib, usage: 123456789, reclaim: 4 * mib},
 		{name: "v1-unlimited", version: 1, dir: "sys/fs/cgroup/memory/app", noLimit: true, usage: 4096},
 		{name: "v1-parent-limit", version: 1, dir: "sys/fs/cgroup/memory/parent/child", limit: 256 * mib, usage: 1000},
 		{name: "v1-hierarchical", version: 1, dir: "sys/fs/cgroup/memory", limit: 300 * mib, usage: 2000},
@@ -46,7 +46,7 @@ func TestOpenFixtures(t *testing.T) {
 		{name: "v1-pid1", pid: 1, version: 1, dir: "sys/fs/cgroup/memory/app", limit: 50 * mib, usage: 4000},
 		{name: "hybrid", version: 1, dir: "sys/fs/cgroup/memory/app", limit: 700 * mib, usage: 6000},
 		{name: "hybrid-v2", version: 2, dir: "sys/fs/cgroup/unified/app", limit: 64 * mib, usage: 7000},
-		{name: "v2-limited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 1024 * mib, usage: 987654321, reclaim: 8257536},
+		{name: "v2-limited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 1024 * mib, usage: 987654321, reclaim: 8 * mib},
 		{name: "v2-unlimited", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", noLimit: true, usage: 4096},
 		{name: "v2-parent-limit", version: 2, dir: "sys/fs/cgroup/app.slice/app.service", limit: 512 * mib, usage: 4096},
 		{name: "v2-cgroupns", version: 2, dir: "sys/fs/cgroup", limit: 256 * mib, usage: 9000, reclaim: 4096},
@@ -209,8 +209,9 @@ func TestReclaimableErrors(t *testing.T) {
 	assert.ErrorContains(t, err, `value "-3" is not a byte count (unsigned integer) for inactive_file`)
 
 	require.NoError(t, os.WriteFile(stat, []byte("file_dirty 1x\nactive_file 0\ninactive_file 3\n"), 0o644))
-	_, err = r.Reclaimable()
-	assert.ErrorContains(t, err, stat+`: value "1x" is not a byte count (unsigned integer) for file_dirty`)
+	v, err := r.Reclaimable()
+	assert.NoError(t, err, "the dirty counter is not read")
+	assert.Equal(t, uint64(3), v)
 
 	// A memory.stat larger than the initial buffer is read in full.
 	big := make([]byte, 0, 64<<10)
@@ -220,9 +221,9 @@ func TestReclaimableErrors(t *testing.T) {
 	}
 	big = append(big, "inactive_file 777\nfile_writeback 7\n"...)
 	require.NoError(t, os.WriteFile(stat, big, 0o644))
-	v, err := r.Reclaimable()
+	v, err = r.Reclaimable()
 	require.NoError(t, err)
-	assert.Equal(t, uint64(1770), v)
+	assert.Equal(t, uint64(1777), v)
 }
 
 func TestOpenDir(t *testing.T) {

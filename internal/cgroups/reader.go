@@ -21,10 +21,9 @@ var (
 
 // Reader reads one memory cgroup. It implements source.Source and
 // source.Notifier. Usage is what the kernel charges the cgroup, page cache
-// included; Reclaimable is the clean file cache, active_file +
-// inactive_file - (dirty + writeback) from memory.stat, clamped at 0, plus
-// the freed parts of huge pages still charged; the difference is the working
-// set.
+// included; Reclaimable is the file cache, active_file + inactive_file
+// from memory.stat, plus the freed parts of huge pages still charged; the
+// difference is what the watchdog calls usage.
 //
 // A Reader from Open follows the process when it is moved to another cgroup
 // or its cgroup is removed: Limit re-runs the discovery, and so does a failed
@@ -180,17 +179,14 @@ func (r *Reader) usage() (uint64, error) {
 	return v, nil
 }
 
-// Reclaimable returns the bytes the kernel frees under pressure without any
-// I/O, before it OOM-kills anything. First the clean file cache: page cache,
-// active and inactive, that is neither dirty nor under writeback. From
-// memory.stat it is
-// active_file + inactive_file - (dirty + writeback), clamped at 0:
-// total_active_file, total_inactive_file, total_dirty and total_writeback
-// on v1 (including descendants), active_file, inactive_file, file_dirty and
-// file_writeback on v2. Shmem and tmpfs pages sit on the anonymous LRU lists,
-// so they are not counted; neither are anonymous and kernel memory. A
-// missing active or inactive counter is an error naming the file and key; a
-// missing dirty or writeback counter (older kernels) counts as 0.
+// Reclaimable returns the bytes the kernel frees under pressure before it
+// OOM-kills anything. First the file cache, active and inactive, dirty and
+// under writeback included (the kernel writes those back first): from
+// memory.stat, total_active_file + total_inactive_file on v1 (including
+// descendants), active_file + inactive_file on v2. Shmem and tmpfs pages sit
+// on the anonymous LRU lists, so they are not counted; neither are
+// anonymous and kernel memory. A missing or malformed active or inactive
+// counter is an error naming the file and key.
 //
 // It adds the charge that no counter accounts for: on v2 (Linux 5.18 and
 // later) memory.current, read first, less anon + file + kernel + sock; on
@@ -232,7 +228,7 @@ func (r *Reader) reclaimable() (uint64, error) {
 	if f.loc.version == 1 {
 		keys = &v1ReclaimKeys
 	}
-	cache, err := cleanFileCache(b, f.stat.name(), keys)
+	cache, err := fileCache(b, f.stat.name(), keys)
 	if err != nil || !estimate {
 		return cache, err
 	}

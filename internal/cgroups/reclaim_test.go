@@ -13,9 +13,9 @@ import (
 )
 
 // TestReclaimableModel reads memory.stat fixtures through a Reader: the
-// clean file cache is active + inactive file - (dirty + writeback), from the
-// hierarchical totals on v1, clamped at 0, with missing dirty and writeback
-// counters taken as 0. On v2 the charge memory.stat does not account for
+// file cache is active + inactive file, dirty and under writeback included
+// (the kernel writes those back before it kills), from the hierarchical
+// totals on v1. On v2 the charge memory.stat does not account for
 // (memory.current less anon + file + kernel + sock: freed parts of huge
 // pages awaiting a split) is reclaimable too.
 func TestReclaimableModel(t *testing.T) {
@@ -27,18 +27,19 @@ func TestReclaimableModel(t *testing.T) {
 		current       uint64 // memory.current to write (v2), or 0 to keep the fixture's
 		want          uint64
 	}{
-		// total_*: 3 MiB active + 1 MiB inactive - (256 KiB dirty + 64 KiB
-		// writeback); the group's own (non-total) counters are ignored.
-		{"v1-limited", "", 0, 3<<20 + 1<<20 - 256<<10 - 64<<10},
-		{"v1-limited", "v1-dirty-over.stat", 0, 0},       // 96 KiB + 16 KiB dirty/writeback > 64 + 32 KiB cache
-		{"v1-limited", "v1-old-kernel.stat", 0, 3358720}, // no total_dirty, total_writeback
-		// 6 MiB active + 2 MiB inactive - 128 KiB dirty; the 1 MiB of
-		// shmem (in "file") is on the anon LRU lists and not counted.
+		// total_*: 3 MiB active + 1 MiB inactive, 256 KiB dirty and 64 KiB
+		// under writeback among them; the group's own (non-total) counters
+		// are ignored.
+		{"v1-limited", "", 0, 3<<20 + 1<<20},
+		{"v1-limited", "v1-dirty-over.stat", 0, 64<<10 + 32<<10}, // all dirty or under writeback: still reclaimable
+		{"v1-limited", "v1-old-kernel.stat", 0, 3358720},        // no total_dirty, total_writeback
+		// 6 MiB active + 2 MiB inactive, 128 KiB of it dirty; the 1 MiB
+		// of shmem (in "file") is on the anon LRU lists and not counted.
 		// memory.current is anon + file + kernel + sock: nothing pending.
-		{"v2-limited", "", 0, 6<<20 + 2<<20 - 128<<10},
-		{"v2-limited", "v2-dirty-over.stat", 8192 + 20480 + 65536, 0}, // 12 + 4 KiB > 4 + 8 KiB
+		{"v2-limited", "", 0, 6<<20 + 2<<20},
+		{"v2-limited", "v2-dirty-over.stat", 8192 + 20480 + 65536, 4096 + 8192},
 		// No file_dirty, file_writeback, nor kernel (before Linux 5.18):
-		// the clean cache alone, however far memory.current is above.
+		// the file cache alone, however far memory.current is above.
 		{"v2-limited", "v2-old-kernel.stat", 1 << 30, 3358720},
 		// A Go heap on huge pages that freed 40 MiB of them: 4 MiB of
 		// clean cache plus the 40 MiB still charged, less the 1 MiB the
@@ -68,22 +69,21 @@ func TestReclaimableModel(t *testing.T) {
 	}
 }
 
-func TestCleanFileCacheEdges(t *testing.T) {
+func TestFileCacheEdges(t *testing.T) {
 	for _, tt := range []struct {
 		stat string
 		want uint64
 	}{
-		{"active_file 10\ninactive_file 5\nfile_dirty 15\n", 0}, // equal: nothing clean
-		{"active_file 10\ninactive_file 5\nfile_dirty 14\n", 1},
+		{"active_file 10\ninactive_file 5\nfile_dirty 15\n", 15}, // dirty pages are written back, then reclaimed
 		{"active_file 18446744073709551615\ninactive_file 1\n", 1<<64 - 1}, // saturates
-		{"active_file 1\ninactive_file 1\nfile_dirty 18446744073709551615\nfile_writeback 9\n", 0},
+		{"active_file 1\ninactive_file 1\nfile_dirty 1x\nfile_writeback 9\n", 2},
 		{"active_file 7\ninactive_file 0\nactive_file 99\n", 7}, // the first line wins, as in statValue
 	} {
-		got, err := cleanFileCache([]byte(tt.stat), "memory.stat", &v2ReclaimKeys)
+		got, err := fileCache([]byte(tt.stat), "memory.stat", &v2ReclaimKeys)
 		require.NoError(t, err, tt.stat)
 		assert.Equal(t, tt.want, got, tt.stat)
 	}
-	_, err := cleanFileCache([]byte("active_file 7\nfile_dirty 1"), "x/memory.stat", &v2ReclaimKeys)
+	_, err := fileCache([]byte("active_file 7\nfile_dirty 1"), "x/memory.stat", &v2ReclaimKeys)
 	assert.EqualError(t, err, `cgroups: x/memory.stat has no "inactive_file" line`)
 }
 

@@ -10,16 +10,15 @@ import (
 )
 
 // reclaimKeys names up to four memory.stat counters read in one pass. For
-// the clean file cache, in this order: active file LRU, inactive file LRU
-// (both required), dirty and under-writeback page cache (0 when the kernel
-// does not report them). For the charge split, see v2ChargeKeys.
+// the file cache: the active and the inactive file LRU, both required. For
+// the charge split, see v2ChargeKeys.
 type reclaimKeys [4]string
 
 var (
 	// v1 totals include descendant cgroups, like memory.usage_in_bytes.
-	v1ReclaimKeys = reclaimKeys{"total_active_file", "total_inactive_file", "total_dirty", "total_writeback"}
+	v1ReclaimKeys = reclaimKeys{"total_active_file", "total_inactive_file"}
 	// v2 memory.stat is always hierarchical.
-	v2ReclaimKeys = reclaimKeys{"active_file", "inactive_file", "file_dirty", "file_writeback"}
+	v2ReclaimKeys = reclaimKeys{"active_file", "inactive_file"}
 )
 
 // The memory.stat counters that split what a group's usage charges (see
@@ -120,25 +119,23 @@ func statValues(b []byte, keys *reclaimKeys) (v [4]uint64, found, ok [4]bool) {
 	return v, found, ok
 }
 
-// cleanFileCache computes Reclaimable from the contents of memory.stat
-// (file names it in errors): active + inactive file cache, less the dirty
-// and writeback pages, clamped at 0. Missing dirty or writeback counters
-// count as 0; a missing LRU counter or a malformed value is an error.
-func cleanFileCache(b []byte, file string, keys *reclaimKeys) (uint64, error) {
+// fileCache computes the file cache part of Reclaimable from the contents
+// of memory.stat (file names it in errors): the active and the inactive
+// file LRU, dirty and under-writeback pages included, since the kernel
+// writes them back and reclaims them before it OOM-kills anything. Shmem
+// and tmpfs pages sit on the anonymous LRU lists and are not counted. A
+// missing LRU counter or a malformed value is an error.
+func fileCache(b []byte, file string, keys *reclaimKeys) (uint64, error) {
 	v, found, ok := statValues(b, keys)
-	for k, key := range keys {
-		if !found[k] && k < 2 {
+	for k, key := range keys[:2] {
+		if !found[k] {
 			return 0, fmt.Errorf("cgroups: %s has no %q line", file, key)
 		}
-		if found[k] && !ok[k] {
+		if !ok[k] {
 			return 0, badValue(file, []byte(statLine(b, key)), "a byte count (unsigned integer) for "+key)
 		}
 	}
-	cache, busy := addSat(v[0], v[1]), addSat(v[2], v[3])
-	if busy >= cache {
-		return 0, nil
-	}
-	return cache - busy, nil
+	return addSat(v[0], v[1]), nil
 }
 
 // addSat returns a + b, or MaxUint64 when the sum overflows.

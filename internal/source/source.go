@@ -23,13 +23,12 @@ type Source interface {
 	Usage() (uint64, error)
 
 	// Reclaimable returns how many of the bytes counted by Usage the kernel
-	// can drop under pressure without swapping or writing anything: the
-	// clean file cache, active and inactive, that is active_file +
-	// inactive_file - (dirty + writeback) from a cgroup's memory.stat,
-	// clamped at 0, plus the charge no memory.stat counter accounts for
-	// (freed parts of transparent huge pages, which reclaim splits and
-	// frees). Shmem and tmpfs pages, mapped anonymous and kernel memory are
-	// not reclaimable. Usage minus Reclaimable is the working set. Sources
+	// reclaims before it OOM-kills anything: the file cache, active and
+	// inactive, dirty and under writeback included (active_file +
+	// inactive_file from a cgroup's memory.stat), plus the charge no
+	// memory.stat counter accounts for (freed parts of transparent huge
+	// pages, which reclaim splits and frees). Shmem and tmpfs pages, mapped
+	// anonymous and kernel memory are not reclaimable. Sources
 	// whose Usage already excludes such memory return 0. It may cost more
 	// than Usage (it parses a stat file), so the loop calls it only when it
 	// needs to.
