@@ -19,6 +19,7 @@ type fakeSource struct {
 	limit       uint64
 	reclaimable uint64
 	usageErr    error
+	limitErr    error
 	usagePanic  bool
 	usageCalls  int
 	reclaimCall int
@@ -36,7 +37,7 @@ func (f *fakeSource) String() string { return "fake" }
 func (f *fakeSource) Limit() (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.limit, nil
+	return f.limit, f.limitErr
 }
 
 func (f *fakeSource) Usage() (uint64, error) {
