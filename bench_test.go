@@ -23,8 +23,8 @@ func BenchmarkSample(b *testing.B) {
 	r := newRun("cgroup", UtilizationProcess, src, nil, p, 1<<30, time.Second, config{softLimit: true})
 	r.exec = newInlineExecutor(r.callbackPanicked)
 	savedLogger := Logger
-	defer func() { Logger = savedLogger }()
-	Logger = &recLogger{}
+	defer func() { SetLogger(savedLogger) }()
+	SetLogger(&recLogger{})
 	if err := r.init(); err != nil {
 		b.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func TestBlockedPolicyKeepsThresholdAndStops(t *testing.T) {
 
 func TestPanickingLoggerIsContained(t *testing.T) {
 	h := newHarness(t, 100*mib, 10*mib)
-	Logger = panicLogger{}
+	SetLogger(panicLogger{})
 	h.setRuntime(func(s *runtimeStats) { s.Owned = 10 * mib })
 	h.start(NewWatermarkPolicy(0.5, 0.9), time.Second)
 	d := h.wait()
@@ -212,7 +212,7 @@ func TestNilLoggerMeansTheDefault(t *testing.T) {
 	saved := defaultLogger.std
 	defaultLogger.std = newStdLogger(&buf)
 	t.Cleanup(func() { defaultLogger.std = saved })
-	Logger = nil
+	SetLogger(nil)
 	h.start(NewWatermarkPolicy(0.5), time.Second)
 	h.wait()
 	h.stop()

@@ -28,7 +28,7 @@ func init() {
 func childStartNilLogger() (any, error) {
 	steps := 0
 	for _, l := range []logger{nil, panicLogger{}} {
-		Logger = l
+		SetLogger(l)
 		for _, env := range [][2]string{
 			{"GOWATCHDOG", "off"},
 			{"GOWATCHDOG", "sideways"},
@@ -155,8 +155,8 @@ func TestSampleAllocatesNothing(t *testing.T) {
 	r := newRun("cgroup", UtilizationProcess, src, nil, p, 1<<30, time.Second, config{softLimit: true})
 	r.exec = newInlineExecutor(r.callbackPanicked)
 	savedLogger := Logger
-	t.Cleanup(func() { Logger = savedLogger })
-	Logger = &recLogger{}
+	t.Cleanup(func() { SetLogger(savedLogger) })
+	SetLogger(&recLogger{})
 	require.NoError(t, r.init())
 	r.sample()
 	w := newWaiter()
@@ -182,7 +182,7 @@ type gogcOffLater struct {
 func childHeapGOGCOffLater() (any, error) {
 	HeadroomSoftLimit = false
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	debug.SetGCPercent(100)
 	live := allocLive(24)
 	err, stop := HeapDriven(64*mib, 25, NewWatermarkPolicy(0.5, 0.9))

@@ -155,7 +155,8 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 		soft, events   bool
 	}{Clock, Logger, ForcedGCFunc, setGCPercent, setMemoryLimit, readRuntime, newGCWatcher, HeadroomSoftLimit, KernelEvents}
 	userLimit := int64(1<<63 - 1)
-	Clock, Logger = h.clock, h.log
+	Clock = h.clock
+	SetLogger(h.log)
 	savedGap := sampleGap
 	sampleGap = 0
 	testHookWait = func(d time.Duration) { h.waits <- d }
@@ -193,7 +194,8 @@ func newHarness(t *testing.T, limit, usage uint64) *harness {
 		if h.stop != nil {
 			h.stop()
 		}
-		Clock, Logger, ForcedGCFunc = saved.clock, saved.logger, saved.forced
+		Clock, ForcedGCFunc = saved.clock, saved.forced
+		SetLogger(saved.logger)
 		setGCPercent, setMemoryLimit, readRuntime = saved.setGCPercent, saved.setMemoryLimit, saved.readRuntime
 		newGCWatcher, HeadroomSoftLimit, KernelEvents = saved.newGCWatcher, saved.soft, saved.events
 		testHookWait = nil

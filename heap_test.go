@@ -42,7 +42,7 @@ func churn(total int) uint64 {
 func childHeapGOGCOff() (any, error) {
 	HeadroomSoftLimit = false
 	log := &recLogger{}
-	Logger = log
+	SetLogger(log)
 	res := gogcOffResult{PeakHeap: map[string]uint64{}, Restored: map[string]int{}}
 	disabled := func(uint64) (Policy, error) {
 		return PolicyFunc(func(UtilizationType, uint64) uint64 { return PolicyTempDisabled }), nil
@@ -87,7 +87,7 @@ type gogcAdoptResult struct {
 
 func childHeapGOGCAdopt() (any, error) {
 	HeadroomSoftLimit = false
-	Logger = &recLogger{}
+	SetLogger(&recLogger{})
 	debug.SetGCPercent(100)
 	live := allocLive(8)
 	err, stop := HeapDriven(1<<30, 25, NewWatermarkPolicy(0.9))

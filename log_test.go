@@ -22,10 +22,10 @@ var (
 )
 
 func TestLoggerVarAcceptsSlogLogger(t *testing.T) {
-	saved := Logger
-	t.Cleanup(func() { Logger = saved })
-	Logger = NewSlogLogger(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
-	_, ok := Logger.(*SlogLogger)
+	saved := currentLogger()
+	t.Cleanup(func() { SetLogger(saved) })
+	SetLogger(NewSlogLogger(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))))
+	_, ok := currentLogger().(*SlogLogger)
 	assert.True(t, ok)
 }
 
@@ -244,7 +244,7 @@ func TestSlogLoggerNilUsesDefault(t *testing.T) {
 func TestSlogLoggerCarriesTheRunsState(t *testing.T) {
 	h := newHarness(t, 100*mib, 10*mib)
 	var buf bytes.Buffer
-	Logger = NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	SetLogger(NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
 	h.start(NewWatermarkPolicy(0.5, 0.9), time.Second)
 	d := h.wait()
 	h.src.set(func(f *fakeSource) { f.usage = 60 * mib })
@@ -275,7 +275,7 @@ func TestSlogLoggerCarriesTheRunsState(t *testing.T) {
 func TestSlogAttributesMatchTheMessage(t *testing.T) {
 	h := newHarness(t, 100*mib, 10*mib)
 	var buf bytes.Buffer
-	Logger = NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	SetLogger(NewSlogLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	h.start(NewWatermarkPolicy(0.5, 0.7, 0.9), time.Second)
 	d := h.wait()
 	for _, u := range []uint64{30, 55, 40, 75, 20, 95} {

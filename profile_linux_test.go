@@ -25,7 +25,7 @@ type heapProfFsizeResult struct {
 // byte, with EFBIG (the Go runtime ignores SIGXFSZ).
 func childHeapProfileFsize() (any, error) {
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	HeapProfileDir, HeapProfileThreshold = os.Getenv(heapProfDirEnv), 0.5
 	p := newProfiler()
 	if p == nil {

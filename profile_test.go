@@ -409,7 +409,7 @@ func childHeapProfile() (any, error) {
 	runtime.GC()
 	runtime.GC()
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	HeapProfileDir, HeapProfileThreshold = os.Getenv(heapProfDirEnv), 0.5
 	p := newProfiler()
 	if p == nil {

@@ -100,7 +100,7 @@ func gcUntil(what string, cond func() bool) error {
 
 func childHeapGOGC() (any, error) {
 	HeadroomSoftLimit = false
-	Logger = &recLogger{}
+	SetLogger(&recLogger{})
 	run := func(origGOGC, liveMiB int, limit uint64, minGOGC int, ctor PolicyCtor) (heapCase, error) {
 		debug.SetGCPercent(origGOGC)
 		live := allocLive(liveMiB)
@@ -166,7 +166,7 @@ type forcedResult struct {
 
 func childForcedGCCount() (any, error) {
 	HeadroomSoftLimit = false
-	Logger = &recLogger{}
+	SetLogger(&recLogger{})
 	mock := clock.NewMock()
 	Clock = mock
 	waits := make(chan time.Duration, 100)

@@ -177,8 +177,8 @@ func TestShortReason(t *testing.T) {
 }
 
 func TestStartRejectsBadOptions(t *testing.T) {
-	Logger = &recLogger{}
-	t.Cleanup(func() { Logger = defaultLogger })
+	SetLogger(&recLogger{})
+	t.Cleanup(func() { SetLogger(defaultLogger) })
 	for _, tt := range []struct {
 		opts Options
 		want string

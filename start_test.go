@@ -42,7 +42,7 @@ type startOutcome struct {
 // runs, "nosoft" starts with DisableSoftLimit and DisableKernelEvents.
 func childStart() (any, error) {
 	log := &recLogger{}
-	Logger = log
+	SetLogger(log)
 	mode := os.Getenv("WATCHDOG_TEST_START_MODE")
 	opts := Options{HeapLimitEnv: "WATCHDOG_TEST_HEAP_MAX"}
 	if mode == "nosoft" {

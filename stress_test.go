@@ -39,7 +39,7 @@ func openFDs() int {
 // stopping from the caller, from another goroutine, from a post-GC notifee
 // and from a policy, then checks that nothing is left behind.
 func childStartStopStress() (any, error) {
-	Logger = &recLogger{}
+	SetLogger(&recLogger{})
 	debug.SetGCPercent(150)
 	debug.SetMemoryLimit(3 << 30)
 	// One cycle first: the runtime's poller opens its own descriptors on

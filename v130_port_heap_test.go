@@ -68,7 +68,7 @@ func childV130HeapDriven() (any, error) {
 	debug.SetGCPercent(100)
 	Clock = newV130Clock()
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	var notified atomic.Int64
 	NotifyGC = func() { notified.Add(1) }
 	var before runtime.MemStats
@@ -146,7 +146,7 @@ func childV130Heapdump() (any, error) {
 	HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures = dir, 0.5, 5
 	Clock = newV130Clock() // never advanced
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	var res v130Heapdump
 	err, stop := HeapDriven(v130Limit, 25, NewAdaptivePolicy(0.5))
 	if err != nil {

@@ -55,7 +55,7 @@ func childV130Cgroup() (any, error) {
 	clk := newV130Clock()
 	Clock = clk
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 
 	var mu sync.Mutex
 	var res v130CgroupResult

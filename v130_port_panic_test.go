@@ -55,7 +55,7 @@ func v130PanicAt(at int64, answer uint64) (PolicyCtor, *atomic.Int64) {
 
 func childV130PanicFirst() (any, error) {
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	Clock = newV130Clock()
 	var res v130PanicFirst
 	res.GOGCBefore = int64(readMetric("/gc/gogc:percent"))
@@ -159,7 +159,7 @@ func childV130PanicLater() (any, error) {
 	clk := newV130Clock()
 	Clock = clk
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	var panicked atomic.Bool
 	once := func(name string) {
 		if which == name && panicked.CompareAndSwap(false, true) {

@@ -119,7 +119,7 @@ func childV130System() (any, error) {
 	clk := newV130Clock()
 	Clock = clk
 	rec := &recLogger{}
-	Logger = rec
+	SetLogger(rec)
 	var res v130SysResult
 
 	// Probe the machine's usage with the watchdog itself.

@@ -165,8 +165,8 @@ func v130Logger(t *testing.T) *recLogger {
 	t.Helper()
 	saved := Logger
 	rec := &recLogger{}
-	Logger = rec
-	t.Cleanup(func() { Logger = saved })
+	SetLogger(rec)
+	t.Cleanup(func() { SetLogger(saved) })
 	return rec
 }
 

@@ -48,7 +48,7 @@ func statKey(dir, key string) (uint64, error) {
 }
 
 func childCgroupActiveCache() (any, error) {
-	Logger = &recLogger{}
+	SetLogger(&recLogger{})
 	dir, file := os.Getenv("WATCHDOG_TEST_GROUP"), os.Getenv("WATCHDOG_TEST_CACHE_FILE")
 	// Write 150 MiB and read it twice: its pages are charged to this group
 	// and promoted to the active file list.

@@ -137,7 +137,7 @@ func TestCgroupDrivenFollowsMove(t *testing.T) {
 func childCgroupLowered() (any, error) {
 	limitRefresh = 100 * time.Millisecond
 	logs := &recLogger{}
-	Logger = logs
+	SetLogger(logs)
 	ctor := func(limit uint64) (Policy, error) {
 		if limit < 100<<20 {
 			return nil, fmt.Errorf("limit %d bytes rejected: under 100 MiB", limit)

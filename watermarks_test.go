@@ -114,8 +114,8 @@ func TestWatermarkPolicyInvalid(t *testing.T) {
 func TestWatermarkPolicyNormalisesOrderAndRepeats(t *testing.T) {
 	log := &recLogger{}
 	saved := Logger
-	Logger = log
-	t.Cleanup(func() { Logger = saved })
+	SetLogger(log)
+	t.Cleanup(func() { SetLogger(saved) })
 	for _, tt := range []struct {
 		name  string
 		given []float64

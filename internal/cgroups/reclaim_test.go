@@ -32,7 +32,7 @@ func TestReclaimableModel(t *testing.T) {
 		// are ignored.
 		{"v1-limited", "", 0, 3<<20 + 1<<20},
 		{"v1-limited", "v1-dirty-over.stat", 0, 64<<10 + 32<<10}, // all dirty or under writeback: still reclaimable
-		{"v1-limited", "v1-old-kernel.stat", 0, 3358720},        // no total_dirty, total_writeback
+		{"v1-limited", "v1-old-kernel.stat", 0, 3358720},         // no total_dirty, total_writeback
 		// 6 MiB active + 2 MiB inactive, 128 KiB of it dirty; the 1 MiB
 		// of shmem (in "file") is on the anon LRU lists and not counted.
 		// memory.current is anon + file + kernel + sock: nothing pending.
@@ -74,7 +74,7 @@ func TestFileCacheEdges(t *testing.T) {
 		stat string
 		want uint64
 	}{
-		{"active_file 10\ninactive_file 5\nfile_dirty 15\n", 15}, // dirty pages are written back, then reclaimed
+		{"active_file 10\ninactive_file 5\nfile_dirty 15\n", 15},           // dirty pages are written back, then reclaimed
 		{"active_file 18446744073709551615\ninactive_file 1\n", 1<<64 - 1}, // saturates
 		{"active_file 1\ninactive_file 1\nfile_dirty 1x\nfile_writeback 9\n", 2},
 		{"active_file 7\ninactive_file 0\nactive_file 99\n", 7}, // the first line wins, as in statValue
