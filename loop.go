@@ -189,6 +189,7 @@ func (r *run) init() error {
 		return nil
 	}
 	r.limitAt = Clock.Now()
+	r.limitProbed()
 	if err := r.measure(true); err != nil {
 		r.readFailed(err)
 	}
@@ -216,7 +217,7 @@ func (r *run) sample() {
 	}
 	st, now := readRuntime(&r.rt), Clock.Now()
 	r.trackRate(now)
-	if r.dynamicLimit && now.Sub(r.limitAt) >= limitRefresh {
+	if r.dynamicLimit && (now.Sub(r.limitAt) >= limitRefresh || r.limitProbed()) {
 		r.limitAt = now
 		r.refreshLimit()
 	}
@@ -232,6 +233,21 @@ func (r *run) sample() {
 		st = r.forceGC()
 	}
 	r.afterMeasure(st)
+}
+
+// limitProbed reports whether the source's own limit changed since the
+// last sample: a cut binds at once, not at the next refresh.
+func (r *run) limitProbed() bool {
+	if r.prober == nil {
+		return false
+	}
+	v, err := r.prober.ProbeLimit()
+	if err != nil || v == r.probed {
+		return false
+	}
+	first := r.probed == 0
+	r.probed = v
+	return !first
 }
 
 // onGC runs after the GC cycles the watchdog observes: it updates the

@@ -36,8 +36,9 @@ func currentConfig() config {
 type run struct {
 	driver   string
 	scope    UtilizationType
-	src      source.Source   // nil in heap mode
-	notifier source.Notifier // nil when src offers no events
+	src      source.Source      // nil in heap mode
+	notifier source.Notifier    // nil when src offers no events
+	prober   source.LimitProber // nil when src has no cheap limit read
 	ctor     PolicyCtor
 	freq     time.Duration // the polling period; heapCheck in heap mode
 	minGOGC  int           // heap mode only
@@ -76,6 +77,7 @@ type run struct {
 	reclaimable uint64
 	reclaimAt   time.Time
 	limitAt     time.Time
+	probed      uint64 // the last ProbeLimit value; 0 before the first
 	lastRated   uint64 // usage at lastAt, for rate
 	lastAt      time.Time
 	rate        float64 // usage growth in bytes per second; > 0 means growing
@@ -118,6 +120,9 @@ func newRun(driver string, scope UtilizationType, src source.Source, ctor Policy
 	}
 	if n, ok := src.(source.Notifier); ok && src != nil && cfg.events {
 		r.notifier = n
+	}
+	if p, ok := src.(source.LimitProber); ok && src != nil {
+		r.prober = p
 	}
 	r.softLimit = src != nil && cfg.softLimit
 	if src != nil {

@@ -61,6 +61,7 @@ type files struct {
 	usage *preader // memory.usage_in_bytes or memory.current
 	stat  *preader // memory.stat
 	kmem  *preader // v1 memory.kmem.usage_in_bytes, nil when absent
+	limit *preader // the directory's own limit file, nil when absent (v2 root)
 }
 
 // retryEvery is how often at most a failed read re-runs discovery: a broken
@@ -110,12 +111,12 @@ func newReader(cfg *Config, f *files) *Reader {
 
 // openFiles opens the usage and stat files of loc.
 func openFiles(loc location) (*files, error) {
-	var usageFile string
+	var usageFile, limitFile string
 	switch loc.version {
 	case 1:
-		usageFile = v1Usage
+		usageFile, limitFile = v1Usage, v1Limit
 	case 2:
-		usageFile = v2Usage
+		usageFile, limitFile = v2Usage, v2Limit
 	default:
 		return nil, fmt.Errorf("cgroups: version %d is not 1 or 2", loc.version)
 	}
@@ -133,10 +134,34 @@ func openFiles(loc location) (*files, error) {
 		// dropped it) there is no huge-page estimate on v1.
 		f.kmem, _ = openPreader(filepath.Join(loc.dir, v1Kmem), 32)
 	}
+	f.limit, _ = openPreader(filepath.Join(loc.dir, limitFile), 32) // optional: the v2 root has none
 	return f, nil
 }
 
-func (f *files) close() error { return errors.Join(f.usage.close(), f.stat.close(), f.kmem.close()) }
+func (f *files) close() error {
+	return errors.Join(f.usage.close(), f.stat.close(), f.kmem.close(), f.limit.close())
+}
+
+// ProbeLimit returns the limit set on the cgroup directory itself (v1
+// memory.limit_in_bytes, v2 memory.max; MaxUint64 for none), with one
+// pread(2) and no allocation: no walk up the hierarchy and no discovery, so
+// it sees a limit changed on the process's own group, not on its parents,
+// nor a move. The watchdog reads it at every sample and calls Limit when it
+// changes. A directory without a limit file reports MaxUint64.
+func (r *Reader) ProbeLimit() (uint64, error) {
+	f := r.cur
+	if f.limit == nil {
+		return ^uint64(0), nil
+	}
+	b, err := f.limit.load(false)
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: %w", err)
+	}
+	if f.loc.version == 1 {
+		return parseV1Limit(f.limit.name(), b)
+	}
+	return parseV2Limit(f.limit.name(), b)
+}
 
 // Version returns the cgroup version in use: 1 or 2.
 func (r *Reader) Version() int { return r.current().loc.version }

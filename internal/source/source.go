@@ -54,3 +54,14 @@ type Notifier interface {
 	// never closed; stop listening when Close has been called.
 	Events() <-chan struct{}
 }
+
+// LimitProber is implemented by sources that can read their own limit as
+// cheaply as usage, without allocating: the watchdog reads it at every
+// sample and re-reads the full Limit at once when it changes, so a limit cut
+// binds within a sample instead of at the next periodic refresh.
+type LimitProber interface {
+	// ProbeLimit returns the limit the source itself has in bytes, without
+	// the walk and discovery Limit does; a change, not the value, is what
+	// counts.
+	ProbeLimit() (uint64, error)
+}
