@@ -229,3 +229,13 @@ func TestWithGODEBUG(t *testing.T) {
 		t.Errorf("new: %q", got)
 	}
 }
+
+func TestColourOf(t *testing.T) {
+	cells := []cell{{Strategy: strategy{Name: "none"}}, {Strategy: noneAA}, {Strategy: strategy{Name: "this"}}, {Strategy: strategy{Name: "this-watchdog-foo"}}, {Strategy: strategy{Name: "this-watchdog-bar"}}}
+	want := []any{palette[0], noneAAColour, palette[3], palette[4], palette[5]}
+	for i, w := range want {
+		if got := colourOf(cells, i); got != w {
+			t.Errorf("colour of %s: %v, want %v", cells[i].Strategy.Name, got, w)
+		}
+	}
+}

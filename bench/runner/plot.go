@@ -10,7 +10,9 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// palette gives each strategy column its colour, in strategy order.
+// palette gives each strategy column its colour: the default columns
+// (strategies, in order) theirs in every plot, none-aa a light grey, and
+// other columns the rest in turn.
 var palette = []color.Color{
 	color.RGBA{R: 0x33, G: 0x33, B: 0x33, A: 0xff}, // none: dark grey
 	color.RGBA{R: 0xe6, G: 0x9f, B: 0x00, A: 0xff}, // orange
@@ -56,7 +58,7 @@ func plotUsage(path string, sc scenario, cells []cell, capBytes uint64) error {
 
 	maxT := 0.0
 	for i, c := range cells {
-		col := palette[i%len(palette)]
+		col := colourOf(cells, i)
 		var kills plotter.XYs
 		var legendLine *plotter.Line
 		for _, r := range c.Runs {
@@ -128,4 +130,27 @@ func plotUsage(path string, sc scenario, cells []cell, capBytes uint64) error {
 	p.Add(capLine)
 	p.Legend.Add("cap (× = OOM kill)", capLine)
 	return p.Save(8*vg.Inch, 4.5*vg.Inch, path)
+}
+
+var noneAAColour = color.RGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
+
+// colourOf returns the colour of cells[i] (see palette).
+func colourOf(cells []cell, i int) color.Color {
+	name := cells[i].Strategy.Name
+	if name == noneAA.Name {
+		return noneAAColour
+	}
+	for k, st := range strategies {
+		if st.Name == name {
+			return palette[k%len(palette)]
+		}
+	}
+	// The others in turn, after the default columns' colours.
+	n := 0
+	for _, c := range cells[:i] {
+		if c.Strategy.Name != noneAA.Name && !hasStrategy(strategies, c.Strategy.Name) {
+			n++
+		}
+	}
+	return palette[(len(strategies)+n)%len(palette)]
 }

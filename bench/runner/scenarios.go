@@ -164,7 +164,7 @@ var fieldScenarios = []scenario{
 	{
 		Name: "filewriter",
 		Doc: "A steady file writer: during the churn one goroutine appends to a file on disk at 64 MiB/s and never syncs, beside a 60 MiB live heap and 200 MiB/s of paced garbage (about 20 GC cycles a run). " +
-			"On cgroup v1 the dirty-page limits are the machine's (a share of 24 GiB here), not the group's, so the group fills to its cap with up to ~100 MiB of dirty pages and pages under writeback, and the kernel's reclaim in the group waits for the flusher. " +
+			"On cgroup v1 the dirty-page limits are the machine's (a share of 24 GiB here), not the group's, so the group fills to its cap with dirty pages (at times over 100 MiB) and pages under writeback, and the kernel's reclaim in the group waits for the flusher. " +
 			"Dirty pages are not clean cache and GC cannot free them: a watchdog that counts them as usage forces GCs for nothing, and may slow the program. " +
 			"Nobody dies without a watchdog. Goals: this survives as often as none; its wall time (paced: it only moves if the program falls behind) and GC cycles stay within the A/A noise of none; its forced GCs are shown.",
 		Args:      []string{"-live", "60", "-churn", "200", "-write-mib", "64"},

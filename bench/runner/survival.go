@@ -145,7 +145,9 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 				if sc.fileCached() {
 					line += fmt.Sprintf(" (%5.1f less clean cache)", float64(res.PeakLessCache)/mib)
 				}
-				if ph := res.phase(); ph != nil {
+				if ph := res.phase(); ph != nil && sc.Goals == goalsIdle {
+					line += fmt.Sprintf(", idle %5.2f s, CPU %6.1f ms, %d GCs (%d forced)", ph.WallSeconds, ph.CPUSeconds*1000, ph.GCs, ph.ForcedGCs)
+				} else if ph != nil {
 					line += fmt.Sprintf(", wall %5.2f s, CPU %5.2f s, GC CPU %6.1f ms/GiB, %d GCs (%d forced)", ph.WallSeconds, ph.CPUSeconds, gcMsPerGiB(ph), ph.GCs, ph.ForcedGCs)
 					if c := res.Res; sc.CacheFile && c.CacheActiveMiB != nil && c.CacheInactiveMiB != nil {
 						line += fmt.Sprintf("; file cache at start: %.0f MiB active, %.0f inactive", *c.CacheActiveMiB, *c.CacheInactiveMiB)
