@@ -11,7 +11,8 @@ import (
 // runs.csv and usage.csv when the survival benchmarks ran.
 func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLine) error {
 	runs := [][]string{{"scenario", "strategy", "run", "outcome", "detail", "oom_kills", "peak_bytes", "wall_s", "gc_cpu_fraction", "gc_cpu_s", "gc_idle_s", "gcs", "forced_gcs", "churned_mib", "read_mib",
-		"peak_less_clean_cache_bytes", "phase_wall_s", "phase_cpu_s", "phase_gcs", "phase_forced_gcs", "phase_gc_cpu_s", "phase_gc_idle_s", "phase_alloc_mib", "phase_gc_ms_per_gib", "cache_active_mib", "cache_inactive_mib"}}
+		"peak_less_clean_cache_bytes", "phase_wall_s", "phase_cpu_s", "phase_gcs", "phase_forced_gcs", "phase_gc_cpu_s", "phase_gc_idle_s", "phase_alloc_mib", "phase_gc_ms_per_gib", "cache_active_mib", "cache_inactive_mib",
+		"cap_bytes", "written_mib", "phase_scav_cpu_s", "scavenged_kib", "scavtrace_lines", "cut_to_bytes", "cut_applied", "cut_at_s", "cut_tries", "cut_error"}}
 	usage := [][]string{{"scenario", "strategy", "run", "t_s", "usage_bytes", "clean_file_cache_bytes"}}
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -37,6 +38,31 @@ func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLi
 			row = append(row, g(ph.WallSeconds), g(ph.CPUSeconds), u(ph.GCs), u(ph.ForcedGCs), g(ph.GCCPUSeconds), g(ph.GCIdleSeconds), g(ph.AllocMiB), g(gcMsPerGiB(ph)), opt(r.Res.CacheActiveMiB), opt(r.Res.CacheInactiveMiB))
 		} else {
 			row = append(row, "", "", "", "", "", "", "", "", "", "")
+		}
+		row = append(row, u(r.CapBytes))
+		if r.Res != nil {
+			row = append(row, u(r.Res.WrittenMiB))
+		} else {
+			row = append(row, "")
+		}
+		if ph := r.phase(); ph != nil {
+			row = append(row, g(ph.ScavCPUSeconds))
+		} else {
+			row = append(row, "")
+		}
+		if r.ScavTraced {
+			row = append(row, u(r.ScavKiB), strconv.Itoa(r.ScavLines))
+		} else {
+			row = append(row, "", "")
+		}
+		if r.CutTo > 0 {
+			at := ""
+			if r.CutApplied {
+				at = fmtF(r.CutAt.Seconds(), 3)
+			}
+			row = append(row, u(r.CutTo), strconv.FormatBool(r.CutApplied), at, strconv.Itoa(r.CutTries), r.CutErr)
+		} else {
+			row = append(row, "", "", "", "", "")
 		}
 		runs = append(runs, row)
 		for _, s := range r.Samples {

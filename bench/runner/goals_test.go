@@ -24,7 +24,7 @@ func killedRun(run int) runResult {
 
 func testReport(sc scenario, byStrat map[string][]runResult) *report {
 	r := &report{Scenarios: []scenario{sc}, Cells: map[string][]cell{}}
-	for _, name := range []string{"none", "gomemlimit", "this"} {
+	for _, name := range []string{"none", "none-aa", "gomemlimit", "v130", "this"} {
 		if runs, ok := byStrat[name]; ok {
 			r.Cells[sc.Name] = append(r.Cells[sc.Name], summarise(strategy{Name: name}, runs))
 		}

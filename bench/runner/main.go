@@ -3,6 +3,7 @@
 //
 //	cd bench && go run ./runner -out ../docs         # what `make bench` runs (root, cgroup v1)
 //	cd bench && go run ./runner -quick               # smoke test: 1 run per cell, short runs, output to a temp dir
+//	cd bench && go run ./runner -only survival -scenarios field -runs 5 -out /tmp/field   # the field scenarios alone
 //
 // It runs the sampling-cost benchmarks (go test -bench ./sampling), then
 // every scenario × strategy × run of the survival benchmarks: the workload
@@ -41,10 +42,10 @@ func mainErr() error {
 	var (
 		out        = flag.String("out", "", "output directory for benchmarks.md and bench/ (default ../docs, or a temp dir with -quick)")
 		runs       = flag.Int("runs", 21, "runs per scenario × strategy cell (21: on a 2-core virtual machine a run's CPU figures move by up to 40 % with the machine's speed, and a median of 11 runs by up to 15 % between full runs)")
-		duration   = flag.Duration("duration", 6*time.Second, "length of the paced churn in the paced scenarios (activecache is unpaced)")
+		duration   = flag.Duration("duration", 6*time.Second, "length of the paced churn in the paced scenarios (activecache and activecache-small are unpaced; idle is 20 s of idling whatever this says)")
 		interval   = flag.Duration("interval", 50*time.Millisecond, "cgroup usage sampling interval")
 		quick      = flag.Bool("quick", false, "smoke test: -runs 1, -duration 2s, -benchtime 100ms, -latency-trials 3")
-		scenList   = flag.String("scenarios", "", "comma-separated scenarios (default all)")
+		scenList   = flag.String("scenarios", "", "comma-separated scenarios, or field for filewriter, activecache-small, limitcut, limitcut-start48 and idle (default all)")
 		stratList  = flag.String("strategies", "", "comma-separated strategies, or BUILD:FLAG for a workload -strategy value, e.g. this:watchdog-foo (default "+strategyNames()+")")
 		benchtime  = flag.String("benchtime", "1s", "go test -benchtime for the sampling benchmarks")
 		noSampling = flag.Bool("no-sampling", false, "skip the sampling-cost benchmarks")

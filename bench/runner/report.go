@@ -188,11 +188,11 @@ func (r *report) writeSurvival(p func(string, ...any)) {
 		return
 	}
 	p("## Survival\n\n")
-	p("Each run starts the workload (`bench/workload`) in a fresh cgroup v1 memory group capped at %d MiB (no swap), ", capMiB)
+	p("Each run starts the workload (`bench/workload`) in a fresh cgroup v1 memory group capped at %d MiB unless its scenario says otherwise (no swap), ", capMiB)
 	p("samples the group's `memory.usage_in_bytes` every %s, and records whether the workload survived or was OOM-killed (`oom_kill` in `memory.oom_control`, SIGKILL), ", r.Interval)
-	p("and the peak usage (`memory.max_usage_in_bytes`). In the scenarios with page cache (pagecache, activecache) it also reads the group's `memory.stat` with every sample, and reports the peak *less clean file cache*: the highest sampled usage less active and inactive file pages that are neither dirty nor under writeback, which the kernel drops before it OOM-kills anything. ")
+	p("and the peak usage (`memory.max_usage_in_bytes`). In the scenarios with page cache (pagecache, activecache, activecache-small, filewriter) it also reads the group's `memory.stat` with every sample, and reports the peak *less clean file cache*: the highest sampled usage less active and inactive file pages that are neither dirty nor under writeback, which the kernel drops before it OOM-kills anything. ")
 	p("The workload times its measured phase, the churn, and prints at exit that phase's wall time, CPU time (user + system of the whole process, `getrusage`, the watchdog's own work included), GC cycles and forced GC cycles (runtime/metrics `/gc/cycles/total`, `/gc/cycles/forced`) and GC CPU time (`/cpu/classes/gc/total` minus `/cpu/classes/gc/mark/idle`, as `MemStats.GCCPUFraction` counts it); the tables show these for that phase only. ")
-	p("Every cell has %d run(s) of a fixed amount of work: in the paced scenarios the churn is paced for %s, so their wall time is that unless the program falls behind its pace; activecache allocates a fixed amount unpaced, so its wall time is how long the work took. Cells run one at a time, strategies interleaved run by run, each run starting with the next strategy in turn.\n\n", r.Runs, r.Duration)
+	p("Every cell has %d run(s) of a fixed amount of work: in the paced scenarios the churn is paced for %s, so their wall time is that unless the program falls behind its pace (limitcut's churn starts after its wait); activecache and activecache-small allocate a fixed amount unpaced, so their wall time is how long the work took, and idle's phase is its idle time (20 s, whatever -duration says). Cells run one at a time, strategies interleaved run by run, each run starting with the next strategy in turn.\n\n", r.Runs, r.Duration)
 	p("GC CPU is shown in milliseconds per GiB the phase allocated, not as a fraction of the available CPU (GOMAXPROCS × wall) as before: in a paced run that fraction is mostly idle time and in an unpaced one it moves with the wall time, while the same work gets the same denominator here. Both are in `runs.csv`.\n\n")
 	p("Strategies:\n\n")
 	for _, s := range r.Strategies {
@@ -206,21 +206,30 @@ func (r *report) writeSurvival(p func(string, ...any)) {
 			continue
 		}
 		p("### %s\n\n%s\n\n", sc.Name, sc.Doc)
-		less, lessSep := "", ""
-		if sc.fileCached() {
-			less, lessSep = " median peak less clean cache (MiB) |", "---:|"
+		if sc.CapMiB > 0 || sc.Cut != nil {
+			p("Group limit: %d MiB", sc.capBytes()/mib)
+			if sc.Cut != nil {
+				p(", lowered to %d MiB %s after the start", sc.Cut.ToMiB, sc.Cut.After)
+			}
+			p(".\n\n")
 		}
-		p("| strategy | survived | median peak (MiB) |%s median wall (s) | median CPU (s) | median GC CPU (ms/GiB) | median GCs | median forced GCs | killed after (s) |\n", less)
-		p("|---|---:|---:|%s---:|---:|---:|---:|---:|---:|\n", lessSep)
+		cols := tableColumns(sc)
+		head, sep := "| strategy | survived |", "|---|---:|"
+		for _, col := range cols {
+			head += " " + col.name + " |"
+			sep += "---:|"
+		}
+		p("%s\n%s\n", head, sep)
 		for _, c := range cells {
 			surv := fmt.Sprintf("%d/%d", c.Survived, len(c.Runs))
 			if c.Survived < len(c.Runs) {
 				surv = "**" + surv + "**"
 			}
-			if sc.fileCached() {
-				less = " " + fmtF(c.PeakLess, 1) + " |"
+			line := fmt.Sprintf("| %s | %s |", c.Strategy.Name, surv)
+			for _, col := range cols {
+				line += " " + col.value(c) + " |"
 			}
-			p("| %s | %s | %s |%s %s | %s | %s | %s | %s | %s |\n", c.Strategy.Name, surv, fmtF(c.PeakMiB, 1), less, fmtF(c.WallS, 2), fmtF(c.CPUS, 2), fmtF(c.GCms, 1), fmtF(c.GCs, 0), fmtF(c.Forced, 0), fmtF(c.KilledAtS, 2))
+			p("%s\n", line)
 		}
 		for _, c := range cells {
 			for _, f := range c.Failures {
@@ -261,4 +270,74 @@ func machineInfo() [][2]string {
 		{"memory", mem},
 		{"kernel", read("/proc/sys/kernel/ostype") + " " + read("/proc/sys/kernel/osrelease")},
 	}
+}
+
+// column is one column of a scenario's table after strategy and survived.
+type column struct {
+	name  string
+	value func(cell) string
+}
+
+// tableColumns returns the columns of sc's table: the usual ones, with
+// the peak less clean cache in file-cached scenarios, the scavenger in
+// ScavTrace ones, the limit cut where there is one, and CPU in ms in the
+// idle one.
+func tableColumns(sc scenario) []column {
+	med := func(f runFigure, prec int) func(cell) string {
+		return func(c cell) string { return fmtF(median(survivorValues(c.Runs, f)), prec) }
+	}
+	cols := []column{{"median peak (MiB)", func(c cell) string { return fmtF(c.PeakMiB, 1) }}}
+	if sc.fileCached() {
+		cols = append(cols, column{"median peak less clean cache (MiB)", func(c cell) string { return fmtF(c.PeakLess, 1) }})
+	}
+	if sc.Goals == goalsIdle {
+		cols = append(cols, column{"median idle CPU (ms)", med(figCPUms, 1)}, column{"idle CPU, lowest–highest (ms)", func(c cell) string {
+			return rangeOf(survivorValues(c.Runs, figCPUms), 1)
+		}})
+	} else {
+		cols = append(cols,
+			column{"median wall (s)", func(c cell) string { return fmtF(c.WallS, 2) }},
+			column{"median CPU (s)", func(c cell) string { return fmtF(c.CPUS, 2) }},
+			column{"median GC CPU (ms/GiB)", func(c cell) string { return fmtF(c.GCms, 1) }})
+	}
+	cols = append(cols,
+		column{"median GCs", func(c cell) string { return fmtF(c.GCs, 0) }},
+		column{"median forced GCs", func(c cell) string { return fmtF(c.Forced, 0) }})
+	if sc.ScavTrace {
+		cols = append(cols,
+			column{"median scavenger CPU (ms)", med(figScavMs, 1)},
+			column{"median scavenged (MiB)", func(c cell) string { return fmtF(median(runValues(c.Runs, runScavMiB)), 1) }})
+	}
+	if sc.Cut != nil {
+		cols = append(cols, column{"cut took (runs, median time)", cutColumn})
+	}
+	return append(cols, column{"killed after (s)", func(c cell) string { return fmtF(c.KilledAtS, 2) }})
+}
+
+// cutColumn says in how many of a cell's runs the limit cut took, and the
+// median time it took at.
+func cutColumn(c cell) string {
+	var at []float64
+	for _, r := range c.Runs {
+		if r.CutApplied {
+			at = append(at, r.CutAt.Seconds())
+		}
+	}
+	s := fmt.Sprintf("%d/%d", len(at), len(c.Runs))
+	if len(at) > 0 {
+		s += fmt.Sprintf(", %.2f s", median(at))
+	}
+	return s
+}
+
+// rangeOf formats the lowest and highest of v, "—" for none.
+func rangeOf(v []float64, prec int) string {
+	if len(v) == 0 {
+		return "—"
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return fmtF(lo, prec) + "–" + fmtF(hi, prec)
 }

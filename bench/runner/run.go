@@ -28,6 +28,7 @@ type workloadResult struct {
 	GCIdleSeconds float64 `json:"gc_idle_s"`
 	ChurnedMiB    uint64  `json:"churned_mib"`
 	ReadMiB       uint64  `json:"read_mib"`
+	WrittenMiB    uint64  `json:"written_mib"`
 	// The measured phase (the churn) alone; see the workload's phaseStats.
 	Phase            *phaseResult `json:"phase"`
 	CacheActiveMiB   *float64     `json:"cache_active_mib"`
@@ -47,6 +48,9 @@ type phaseResult struct {
 	GCCPUSeconds  float64 `json:"gc_cpu_s"` // without idle mark workers
 	GCIdleSeconds float64 `json:"gc_idle_s"`
 	AllocMiB      float64 `json:"alloc_mib"`
+	// ScavCPUSeconds is the runtime's scavenger CPU during the phase
+	// (/cpu/classes/scavenge/total:cpu-seconds).
+	ScavCPUSeconds float64 `json:"scav_cpu_s"`
 }
 
 // gcMsPerGiB is the phase's GC CPU (idle mark workers left out) in
@@ -89,6 +93,35 @@ type runResult struct {
 	// kernel could not have dropped, at the sampling interval's resolution.
 	PeakLessCache uint64
 	CacheSampled  bool // the samples have Clean and PeakLessCache is set
+
+	CapBytes uint64 // the group's limit at the start
+	// The limit cut (scenario.Cut): CutTo is 0 without one. CutApplied
+	// says whether a write of the new limit succeeded before the process
+	// exited, CutAt when (since the start), CutTries how many writes it
+	// took, CutErr the error that ended the retries, if not EBUSY.
+	CutTo      uint64
+	CutApplied bool
+	CutAt      time.Duration
+	CutTries   int
+	CutErr     string
+	// ScavKiB is what the runtime's scavenger reported released over the
+	// whole run (GODEBUG=scavtrace=1 lines, bg + eager), ScavLines how many
+	// such lines it printed; ScavTraced says whether they were collected.
+	ScavKiB    uint64
+	ScavLines  int
+	ScavTraced bool
+}
+
+// cutSummary describes the run's limit cut for the console.
+func (r runResult) cutSummary() string {
+	switch {
+	case r.CutApplied:
+		return fmt.Sprintf("limit cut to %.0f MiB at %.2f s (%d tries)", float64(r.CutTo)/mib, r.CutAt.Seconds(), r.CutTries)
+	case r.CutErr != "":
+		return fmt.Sprintf("limit cut failed after %d tries: %s", r.CutTries, r.CutErr)
+	default:
+		return fmt.Sprintf("limit cut never took (%d tries, EBUSY)", r.CutTries)
+	}
 }
 
 // phase returns the run's measured phase, or nil if it printed no result.
@@ -102,7 +135,7 @@ func (r runResult) phase() *phaseResult {
 // runOnce runs the workload once in a fresh cgroup capped at capBytes,
 // sampling its usage every interval, and always removes the cgroup.
 func runOnce(ctx context.Context, sc scenario, st strategy, run int, bin string, args []string, capBytes uint64, interval, timeout time.Duration, logDir string) (res runResult, err error) {
-	res = runResult{Scenario: sc.Name, Strategy: st.Name, Run: run, CacheSampled: sc.fileCached()}
+	res = runResult{Scenario: sc.Name, Strategy: st.Name, Run: run, CacheSampled: sc.fileCached(), CapBytes: capBytes, ScavTraced: sc.ScavTrace}
 	g, err := cgtest.New("wdbench", capBytes)
 	if err != nil {
 		return res, err
@@ -116,9 +149,17 @@ func runOnce(ctx context.Context, sc scenario, st strategy, run int, bin string,
 	cmd := g.Command(bin, args...)
 	// The latency scenario reads the group's usage file.
 	cmd.Env = append(os.Environ(), "WDBENCH_CGROUP="+g.Dir)
+	var scav *scavCounter
+	if sc.ScavTrace {
+		cmd.Env = withGODEBUG(cmd.Env, "scavtrace=1")
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &tailWriter{max: 4 << 10, buf: &stderr}
+	if sc.ScavTrace {
+		scav = &scavCounter{}
+		cmd.Stderr = io.MultiWriter(cmd.Stderr, scav)
+	}
 	if logDir != "" {
 		// The workload's stderr (the watchdog's log) in full, for a closer look.
 		lf, err := os.Create(filepath.Join(logDir, fmt.Sprintf("%s-%s-%d.log", sc.Name, st.Name, run)))
@@ -139,6 +180,14 @@ func runOnce(ctx context.Context, sc scenario, st strategy, run int, bin string,
 	defer tick.Stop()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	var cutC <-chan time.Time
+	var cutTimer *time.Timer
+	if sc.Cut != nil {
+		res.CutTo = uint64(sc.Cut.ToMiB) * mib
+		cutTimer = time.NewTimer(sc.Cut.After)
+		defer cutTimer.Stop()
+		cutC = cutTimer.C
+	}
 	var werr error
 	timedOut := false
 loop:
@@ -163,6 +212,16 @@ loop:
 				}
 			}
 			res.Samples = append(res.Samples, s)
+		case <-cutC:
+			res.CutTries++
+			switch err := g.SetLimit(res.CutTo); {
+			case err == nil:
+				res.CutApplied, res.CutAt, cutC = true, time.Since(start), nil
+			case errors.Is(err, syscall.EBUSY):
+				cutTimer.Reset(cutRetry) // usage is over the new limit: retry
+			default:
+				res.CutErr, cutC = err.Error(), nil
+			}
 		case <-deadline.C:
 			// Only the process we started, by its PID.
 			timedOut = true
@@ -174,6 +233,10 @@ loop:
 		}
 	}
 	res.Wall = time.Since(start)
+	if scav != nil {
+		scav.flush()
+		res.ScavKiB, res.ScavLines = scav.kib, scav.lines
+	}
 
 	if res.OOMKills, err = g.OOMKills(); err != nil {
 		return res, err
@@ -270,4 +333,65 @@ func evict(path string) error {
 	}
 	defer f.Close()
 	return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+}
+
+// withGODEBUG returns env with setting added to GODEBUG.
+func withGODEBUG(env []string, setting string) []string {
+	out := make([]string, 0, len(env)+1)
+	cur := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			cur = v
+			continue
+		}
+		out = append(out, kv)
+	}
+	if cur != "" {
+		setting = cur + "," + setting
+	}
+	return append(out, "GODEBUG="+setting)
+}
+
+// scavCounter reads the workload's stderr for the runtime's scavenger
+// trace (GODEBUG=scavtrace=1): lines "scav B KiB work (bg), E KiB work
+// (eager), N KiB now, U% util", one per GC cycle and one per forced
+// scavenge (debug.FreeOSMemory), and sums B + E, the memory released
+// since the previous line. Other lines (the watchdog's log) pass by.
+type scavCounter struct {
+	partial []byte
+	kib     uint64
+	lines   int
+}
+
+func (c *scavCounter) Write(p []byte) (int, error) {
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		c.line(string(c.partial[:i]))
+		c.partial = c.partial[i+1:]
+	}
+	if len(c.partial) > 1<<16 { // no trace line is this long
+		c.partial = c.partial[:0]
+	}
+	return len(p), nil
+}
+
+// flush counts a last line without its newline.
+func (c *scavCounter) flush() {
+	if len(c.partial) > 0 {
+		c.line(string(c.partial))
+		c.partial = c.partial[:0]
+	}
+}
+
+func (c *scavCounter) line(l string) {
+	var bg, eager uint64
+	if _, err := fmt.Sscanf(strings.TrimSpace(l), "scav %d KiB work (bg), %d KiB work (eager),", &bg, &eager); err != nil {
+		return
+	}
+	c.kib += bg + eager
+	c.lines++
 }

@@ -72,7 +72,7 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 		defer evict(pageFile) // leave no cache behind
 	}
 	for _, sc := range scens {
-		if sc.CacheFile {
+		if sc.CacheFile || sc.WriteFile {
 			if err := diskBacked(tmp); err != nil {
 				return nil, err
 			}
@@ -81,12 +81,22 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 	}
 
 	const settle = 250 * time.Millisecond
-	capBytes := uint64(capMiB * mib)
-	timeout := 3*duration + 30*time.Second
-	total := len(scens) * len(strats) * runs
+	total := 0
+	for _, sc := range scens {
+		total += len(sc.strategies(strats)) * runs
+	}
 	done := 0
 	var all []runResult
 	for _, sc := range scens {
+		strats := sc.strategies(strats)
+		for _, st := range strats {
+			if st.Name == noneAA.Name && !hasStrategy(rep.Strategies, st.Name) {
+				rep.Strategies = append(rep.Strategies, st)
+			}
+		}
+		capBytes := sc.capBytes()
+		duration := sc.duration(duration)
+		timeout := 3*duration + 30*time.Second
 		byStrat := map[string][]runResult{}
 		for run := 1; run <= runs; run++ {
 			// Each run starts with the next strategy, so no strategy always
@@ -102,11 +112,15 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 					}
 				}
 				cacheFile := ""
-				if sc.CacheFile {
+				if sc.CacheFile || sc.WriteFile {
 					// The workload creates and removes it; this removes it
 					// too in case the workload was killed.
 					cacheFile = filepath.Join(tmp, fmt.Sprintf("%s-%s-%d.dat", sc.Name, st.Name, run))
-					args = append(args, "-cache-file", cacheFile)
+					flag := "-cache-file"
+					if sc.WriteFile {
+						flag = "-write-file"
+					}
+					args = append(args, flag, cacheFile)
 				}
 				// Let the kernel finish tearing down the previous group
 				// (it frees its pages asynchronously) before the next starts.
@@ -127,20 +141,31 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 				if err != nil {
 					return nil, fmt.Errorf("%s %s run %d: %w", sc.Name, st.Name, run, err)
 				}
-				line := fmt.Sprintf("[%d/%d] %-15s %-12s run %d: %-10s peak %5.1f MiB", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib)
+				line := fmt.Sprintf("[%d/%d] %-17s %-12s run %d: %-10s peak %5.1f MiB", done, total, sc.Name, st.Name, run, res.Outcome, float64(res.Peak)/mib)
 				if sc.fileCached() {
 					line += fmt.Sprintf(" (%5.1f less clean cache)", float64(res.PeakLessCache)/mib)
 				}
-				if ph := res.phase(); ph != nil {
+				if ph := res.phase(); ph != nil && sc.Goals == goalsIdle {
+					line += fmt.Sprintf(", idle %5.2f s, CPU %6.1f ms, %d GCs (%d forced)", ph.WallSeconds, ph.CPUSeconds*1000, ph.GCs, ph.ForcedGCs)
+				} else if ph != nil {
 					line += fmt.Sprintf(", wall %5.2f s, CPU %5.2f s, GC CPU %6.1f ms/GiB, %d GCs (%d forced)", ph.WallSeconds, ph.CPUSeconds, gcMsPerGiB(ph), ph.GCs, ph.ForcedGCs)
 					if c := res.Res; sc.CacheFile && c.CacheActiveMiB != nil && c.CacheInactiveMiB != nil {
 						line += fmt.Sprintf("; file cache at start: %.0f MiB active, %.0f inactive", *c.CacheActiveMiB, *c.CacheInactiveMiB)
+					}
+					if sc.ScavTrace {
+						line += fmt.Sprintf("; scavenger %.1f ms CPU, %.1f MiB released", ph.ScavCPUSeconds*1000, float64(res.ScavKiB)/1024)
+					}
+					if sc.WriteFile {
+						line += fmt.Sprintf("; wrote %d MiB", res.Res.WrittenMiB)
 					}
 				} else {
 					line += fmt.Sprintf(" after %5.2f s", res.Wall.Seconds())
 					if res.Outcome == failed {
 						line += ": " + res.Detail
 					}
+				}
+				if sc.Cut != nil {
+					line += "; " + res.cutSummary()
 				}
 				logf("%s", line)
 				byStrat[st.Name] = append(byStrat[st.Name], res)
@@ -153,10 +178,19 @@ func survival(ctx context.Context, rep *report, bins map[string]string, tmp, out
 		}
 		rep.Cells[sc.Name] = cells
 		png := filepath.Join("bench", sc.Name+".png")
-		if err := plotUsage(filepath.Join(outDir, png), sc, cells, capBytes); err != nil {
+		if err := plotUsage(filepath.Join(outDir, png), sc, cells, sc.endCapBytes()); err != nil {
 			return nil, fmt.Errorf("plotting %s: %w", sc.Name, err)
 		}
 		rep.Plots[sc.Name] = png
 	}
 	return all, nil
+}
+
+func hasStrategy(strats []strategy, name string) bool {
+	for _, st := range strats {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
 }

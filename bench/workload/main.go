@@ -9,8 +9,8 @@
 // which the v1.3.0 build leaves out.
 //
 // It runs a fixed amount of work, shaped by -scenario: garbage churn at a
-// paced rate for -duration, or (activecache) a fixed amount of garbage
-// allocated as fast as it can. It prints one JSON line on stdout at exit with
+// paced rate for -duration, (activecache, activecache-small) a fixed amount
+// of garbage allocated as fast as it can, or (idle) nothing for -duration. It prints one JSON line on stdout at exit with
 // the GC statistics, of the whole process and of the measured phase (the
 // churn). If the kernel OOM-kills it, it prints nothing; the runner notices
 // the SIGKILL.
@@ -66,7 +66,7 @@ var strategies = map[string]strategy{
 
 var (
 	strategyName   = flag.String("strategy", "none", "how to keep under the cap: "+strings.Join(strategyNames(), "|"))
-	scenario       = flag.String("scenario", "heaponly", "offheap|offheap-growing|spike|heaponly|pagecache|activecache|latency")
+	scenario       = flag.String("scenario", "heaponly", "offheap|offheap-growing|spike|heaponly|pagecache|activecache|activecache-small|filewriter|limitcut|limitcut-start48|idle|latency")
 	duration       = flag.Duration("duration", 6*time.Second, "nominal run time: the churn allocates -churn MiB/s for this long (the run takes longer if GC slows it)")
 	capFlag        = flag.Uint64("cap", 0, "memory cap in bytes (0: read this process's cgroup limit)")
 	liveMiB        = flag.Int("live", 40, "live heap in MiB, kept for the whole run (a tenth of it is replaced per second)")
@@ -83,6 +83,10 @@ var (
 	cacheReads     = flag.Int("cache-reads", 2, "times -cache-file is read after it is written (two put its pages on the active file list)")
 	unpacedMiB     = flag.Int("unpaced-mib", 0, "instead of the paced churn, allocate this many MiB of garbage as fast as possible (activecache)")
 	pieceKiB       = flag.Int("piece-kib", 64, "size of each -unpaced-mib allocation in KiB")
+	small          = flag.Bool("small", false, "make the -unpaced-mib allocations slices of 2 to 40 pointers (16 to 320 bytes) instead of -piece-kib buffers (activecache-small)")
+	writeFile      = flag.String("write-file", "", "file to create on a disk-backed file system and append to at -write-mib MiB/s during the churn, never synced; removed at exit (filewriter)")
+	writeMiB       = flag.Int("write-mib", 32, "rate of the -write-file writer in MiB per second")
+	wait           = flag.Duration("wait", 0, "time from the start of the process to the start of the measured phase, spent with the live heap built and nothing allocated (limitcut: the runner lowers the limit meanwhile)")
 )
 
 // result is the JSON line printed at exit.
@@ -98,6 +102,7 @@ type result struct {
 	GCIdleSeconds float64 `json:"gc_idle_s"`       // idle mark workers: GC work on otherwise idle Ps, left out above
 	ChurnedMiB    uint64  `json:"churned_mib"`
 	ReadMiB       uint64  `json:"read_mib,omitempty"`
+	WrittenMiB    uint64  `json:"written_mib,omitempty"` // -write-file
 	// Phase is the measured phase alone: the churn, paced or not. The
 	// fields above cover the whole process.
 	Phase phaseStats `json:"phase"`
@@ -145,12 +150,16 @@ func run() error {
 		}
 	}
 	switch *scenario {
-	case "offheap", "offheap-growing", "spike", "heaponly":
+	case "offheap", "offheap-growing", "spike", "heaponly", "limitcut", "limitcut-start48", "idle":
+	case "filewriter":
+		if *writeFile == "" || *writeMiB < 1 {
+			return errors.New("-scenario filewriter needs -write-file and a -write-mib of at least 1")
+		}
 	case "pagecache":
 		if *file == "" {
 			return errors.New("-scenario pagecache needs -file")
 		}
-	case "activecache":
+	case "activecache", "activecache-small":
 		if *cacheFile == "" || *unpacedMiB <= 0 {
 			return errors.New("-scenario activecache needs -cache-file and -unpaced-mib")
 		}
@@ -202,9 +211,11 @@ func run() error {
 		}
 	}
 
+	// The background loads below start with the measured phase.
+	waitUntil(start.Add(*wait))
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var readBytes atomic.Uint64
+	var readBytes, writtenBytes atomic.Uint64
 	var bgErr error
 	var bgErrOnce sync.Once
 	fail := func(err error) { bgErrOnce.Do(func() { bgErr = err }) }
@@ -249,11 +260,27 @@ func run() error {
 		}()
 	}
 
+	if *writeFile != "" {
+		defer os.Remove(*writeFile)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := writeLoop(done, *writeFile, uint64(*writeMiB)*mib, &writtenBytes); err != nil {
+				fail(err)
+			}
+		}()
+	}
+
 	phase := startPhase()
 	var churned uint64
-	if *unpacedMiB > 0 {
+	switch {
+	case *scenario == "idle":
+		time.Sleep(*duration)
+	case *unpacedMiB > 0 && *small:
+		churned = allocSmall(live, uint64(*unpacedMiB)*mib)
+	case *unpacedMiB > 0:
 		churned = allocUnpaced(uint64(*unpacedMiB)*mib, *pieceKiB<<10)
-	} else {
+	default:
 		churned = churn(live, uint64(*churnMiB)*mib, *duration)
 	}
 	phaseStats := phase.end(churned)
@@ -271,6 +298,7 @@ func run() error {
 		WallSeconds: time.Since(start).Seconds(),
 		ChurnedMiB:  churned / mib,
 		ReadMiB:     readBytes.Load() / mib,
+		WrittenMiB:  writtenBytes.Load() / mib,
 		Phase:       phaseStats,
 
 		CacheActiveMiB:   cacheActive,

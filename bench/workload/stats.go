@@ -27,6 +27,7 @@ func gcStats() (gcs, forced uint64, gcCPU, gcIdle, gcFrac float64) {
 type gcCounters struct {
 	cycles, forced          uint64
 	gcCPU, gcIdle, totalCPU float64 // seconds; gcCPU includes gcIdle
+	scavCPU                 float64 // seconds the scavenger spent returning memory to the OS (background and assists)
 }
 
 func readGC() gcCounters {
@@ -36,6 +37,7 @@ func readGC() gcCounters {
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
 		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"},
 		{Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/cpu/classes/scavenge/total:cpu-seconds"},
 	}
 	metrics.Read(s)
 	return gcCounters{
@@ -44,6 +46,7 @@ func readGC() gcCounters {
 		gcCPU:    s[2].Value.Float64(),
 		gcIdle:   s[3].Value.Float64(),
 		totalCPU: s[4].Value.Float64(),
+		scavCPU:  s[5].Value.Float64(),
 	}
 }
 
@@ -51,13 +54,14 @@ func readGC() gcCounters {
 // not. The GC figures are differences of runtime/metrics counters across
 // the phase.
 type phaseStats struct {
-	WallSeconds   float64 `json:"wall_s"`     // the phase's wall time
-	CPUSeconds    float64 `json:"cpu_s"`      // user+system CPU of the whole process during the phase (getrusage), the watchdog's own work included
-	GCs           uint64  `json:"gcs"`        // GC cycles completed during the phase
-	ForcedGCs     uint64  `json:"forced_gcs"` // of which forced (runtime.GC, debug.FreeOSMemory)
-	GCCPUSeconds  float64 `json:"gc_cpu_s"`   // GC CPU without idle mark workers, as the top-level gc_cpu_s
-	GCIdleSeconds float64 `json:"gc_idle_s"`  // idle mark workers
-	AllocMiB      float64 `json:"alloc_mib"`  // garbage the phase allocated
+	WallSeconds    float64 `json:"wall_s"`     // the phase's wall time
+	CPUSeconds     float64 `json:"cpu_s"`      // user+system CPU of the whole process during the phase (getrusage), the watchdog's own work included
+	GCs            uint64  `json:"gcs"`        // GC cycles completed during the phase
+	ForcedGCs      uint64  `json:"forced_gcs"` // of which forced (runtime.GC, debug.FreeOSMemory)
+	GCCPUSeconds   float64 `json:"gc_cpu_s"`   // GC CPU without idle mark workers, as the top-level gc_cpu_s
+	GCIdleSeconds  float64 `json:"gc_idle_s"`  // idle mark workers
+	AllocMiB       float64 `json:"alloc_mib"`  // garbage the phase allocated
+	ScavCPUSeconds float64 `json:"scav_cpu_s"` // the runtime's scavenger CPU (/cpu/classes/scavenge/total), an estimate the runtime keeps
 }
 
 // phaseStart is the state at the start of the phase.
@@ -77,13 +81,14 @@ func (p phaseStart) end(allocated uint64) phaseStats {
 	cpu := processCPU() - p.cpu
 	gc := readGC()
 	return phaseStats{
-		WallSeconds:   wall.Seconds(),
-		CPUSeconds:    cpu.Seconds(),
-		GCs:           gc.cycles - p.gc.cycles,
-		ForcedGCs:     gc.forced - p.gc.forced,
-		GCCPUSeconds:  (gc.gcCPU - gc.gcIdle) - (p.gc.gcCPU - p.gc.gcIdle),
-		GCIdleSeconds: gc.gcIdle - p.gc.gcIdle,
-		AllocMiB:      float64(allocated) / mib,
+		WallSeconds:    wall.Seconds(),
+		CPUSeconds:     cpu.Seconds(),
+		GCs:            gc.cycles - p.gc.cycles,
+		ForcedGCs:      gc.forced - p.gc.forced,
+		GCCPUSeconds:   (gc.gcCPU - gc.gcIdle) - (p.gc.gcCPU - p.gc.gcIdle),
+		GCIdleSeconds:  gc.gcIdle - p.gc.gcIdle,
+		AllocMiB:       float64(allocated) / mib,
+		ScavCPUSeconds: gc.scavCPU - p.gc.scavCPU,
 	}
 }
 
