@@ -66,7 +66,7 @@ func init() {
 	watchdogCounters = func() map[string]uint64 {
 		s := watchdog.Snapshot()
 		return map[string]uint64{"events": s.Events, "samples": s.Samples, "forced_gcs": s.ForcedGCs,
-			"deferred": s.ForcedGCsDeferred, "avoided": s.ForcedGCsAvoided, "reserve_mib": s.Reserve >> 20, "soft_limit_mib": uint64(s.SoftLimit) >> 20,
+			"deferred": s.ForcedGCsDeferred, "ineffective": s.GCsIneffective, "beyond_gc": b2u(s.BeyondGC), "reserve_mib": s.Reserve >> 20, "soft_limit_mib": uint64(s.SoftLimit) >> 20,
 			"usage_mib": s.Usage >> 20, "reclaimable_mib": s.Reclaimable >> 20}
 	}
 }
@@ -87,4 +87,11 @@ func cgroupWith(ctor watchdog.PolicyCtor, set func()) strategy {
 		}
 		return stop, nil
 	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
