@@ -71,6 +71,21 @@ func TestBlankImportRunsAWatchdog(t *testing.T) {
 	assert.Greater(t, s.SoftLimit, int64(0), "the soft limit is managed by default")
 }
 
+// The program exits as soon as main has printed: the start lines were
+// written before the blank import's init returned, not by a goroutine that
+// may never get to run.
+func TestStartLinesWrittenBeforeMain(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		s, logs := runProg(t)
+		require.True(t, s.Running)
+		found := false
+		for _, l := range logs {
+			found = found || strings.Contains(l, "INFO "+s.Driver+" watchdog started")
+		}
+		assert.True(t, found, "run %d: no start line in %q", i, logs)
+	}
+}
+
 func TestOffRunsNone(t *testing.T) {
 	s, logs := runProg(t, "GOWATCHDOG=off")
 	assert.False(t, s.Running)
