@@ -176,14 +176,15 @@ func limitPaced(st runtimeStats) bool {
 	return st.HeapGoal+live/32 < byGOGC
 }
 
-// liveFloor is the least live heap the last few GC cycles reported. A
-// cycle's live heap counts what the program allocated while it marked, so
-// it swings with the allocation rate: in a 64 MiB group, a 38 MiB live heap
-// with fast churn read 193 MiB in one cycle and 38 MiB in the next. The
-// least of four cycles is what a GC can get the heap down to.
+// liveFloor is the lesser live heap of the last two GC cycles. A cycle's
+// live heap counts what the program allocated while it marked, so it swings
+// with the allocation rate: in a 64 MiB group, a 38 MiB live heap with fast
+// churn read 193 MiB in one cycle and 38 MiB in the next. The lesser of two
+// is what a GC can get the heap down to, and a live heap that grew shows
+// after two cycles.
 type liveFloor struct {
 	cycles uint64
-	vals   [4]uint64
+	vals   [2]uint64
 	n      int
 }
 
