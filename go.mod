@@ -1,6 +1,6 @@
 module github.com/raulk/go-watchdog
 
-go 1.22.0
+go 1.21.0
 
 require (
 	github.com/benbjohnson/clock v1.3.5
