@@ -9,7 +9,7 @@ MIN_GO        := $(shell awk '/^go /{print $$2}' go.mod)
 .PHONY: test unit vet fmtcheck cross mingo apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
 
 ## test: vet, gofmt, cross-builds, tests with the oldest supported Go, race tests (real cgroups when root), apicheck, dependency budget, prometheus module, bench vet, VM tests
-test: vet fmtcheck cross mingo unit apicheck depcheck prom bench-vet test-vm
+test: vet fmtcheck cross mingo unit apicheck depcheck dropin prom bench-vet test-vm
 
 vet:
 	$(GO) vet ./...
@@ -43,6 +43,11 @@ apicheck:
 ## depcheck: hello-world binary overhead <= 1.2 MB and no heavy or test-only module in the library's imports
 depcheck:
 	./scripts/depcheck.sh
+
+## dropin: a lotus-like caller (containerd/cgroups v1.0.4 beside the watchdog) tidies and builds as with v1.3.0; cgroupcheck/ compares internal/cgroups with containerd/cgroups/v3 on a real cgroup (root, v1)
+dropin:
+	./scripts/dropin.sh
+	cd cgroupcheck && $(GO) vet ./... && $(GO) test -count=1 -v ./...
 
 ## prom: the Prometheus collector's own module (prometheus/): vet and race tests
 prom:

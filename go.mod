@@ -1,10 +1,9 @@
 module github.com/raulk/go-watchdog
 
-go 1.22.0
+go 1.21.0
 
 require (
 	github.com/benbjohnson/clock v1.3.5
-	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/elastic/gosigar v0.14.3
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
@@ -12,7 +11,6 @@ require (
 )
 
 require (
-	github.com/moby/sys/userns v0.1.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

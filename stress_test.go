@@ -115,7 +115,7 @@ func childStartStopStress() (any, error) {
 	errs := make(chan error, 4)
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
-		go func() {
+		go func(g int) { // g passed: go.mod's go line predates per-iteration loop variables
 			defer wg.Done()
 			for i := g; cycles.Load() < 1000; i++ {
 				ok, err := cycle(i)
@@ -130,7 +130,7 @@ func childStartStopStress() (any, error) {
 					time.Sleep(50 * time.Microsecond)
 				}
 			}
-		}()
+		}(g)
 	}
 	wg.Wait()
 	close(errs)

@@ -14,6 +14,10 @@
 #     watchdogexpvar; for linux and darwin) import protobuf, dbus, systemd,
 #     runtime-spec or a test-only module, or any module not on the allowlist
 #     below: a new dependency is a decision, made by editing this list.
+#  3. Module graph. Fails if `go mod graph` of the root module names
+#     runtime-spec or any containerd/cgroups module: the graph, not only the
+#     imports, is what Go's minimal version selection lifts in a caller's
+#     build (scripts/dropin.sh builds such a caller).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 budget=${DEPCHECK_BUDGET:-1200000}
@@ -22,9 +26,7 @@ libpkgs=(. ./auto ./watchdogexpvar)
 allowed=(
 	github.com/raulk/go-watchdog
 	github.com/benbjohnson/clock
-	github.com/containerd/cgroups/v3
 	github.com/elastic/gosigar
-	github.com/moby/sys/userns
 	golang.org/x/sys
 )
 # Named so the failure says what came back; all are outside the allowlist too.
@@ -120,6 +122,14 @@ for goos in linux darwin; do
 	done
 	echo "depcheck: GOOS=$goos modules: $(echo $mods | tr '\n' ' ')"
 done
+
+# --- 3. module graph ---
+if bad=$(go mod graph | grep -E '(^| )(github.com/opencontainers/runtime-spec|github.com/containerd/cgroups)'); then
+	echo "depcheck: FAIL: go mod graph of the root module names modules that would lift a caller's runtime-spec or containerd/cgroups:" >&2
+	sed 's/^/  /' <<<"$bad" >&2
+	fail=1
+fi
+echo "depcheck: go mod graph: $(go mod graph | wc -l) edges, no runtime-spec, no containerd/cgroups"
 if [ "$fail" -ne 0 ]; then
 	exit 1
 fi

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	cgroupsv3 "github.com/containerd/cgroups/v3"
 )
 
 // mount is one cgroup or cgroup2 line of /proc/<pid>/mountinfo.
@@ -42,11 +40,11 @@ func discover(cfg Config) (location, error) {
 	cgroupFile := filepath.Join(procDir, "cgroup")
 	mountinfoFile := filepath.Join(procDir, "mountinfo")
 
-	// containerd's parser splits comma-joined v1 controllers ("cpu,memory")
-	// and returns the cgroup2 "0::/path" entry separately.
-	v1paths, v2path, err := cgroupsv3.ParseCgroupFileUnified(cgroupFile)
+	// v1 controllers by name ("cpu,memory" gives two), and the cgroup2
+	// "0::/path" entry apart. The errors name the file.
+	v1paths, v2path, err := parseProcCgroup(cgroupFile)
 	if err != nil {
-		return location{}, fmt.Errorf("cgroups: reading %s: %w", cgroupFile, err)
+		return location{}, fmt.Errorf("cgroups: %w", err)
 	}
 	mounts, err := parseMountinfo(mountinfoFile)
 	if err != nil {

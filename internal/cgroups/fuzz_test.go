@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,8 +218,82 @@ func FuzzRelativeTo(f *testing.F) {
 	})
 }
 
-// FuzzDiscover covers the hand-written mount selection (pickMount,
-// translate); /proc/self/cgroup itself is parsed by containerd.
+// procCgroupLine is one line of /proc/<pid>/cgroup as cgroups(7) has it.
+var procCgroupLine = regexp.MustCompile(`^([0-9]+):([^:]*):(/.*)$`)
+
+// refParseProcCgroup is parseProcCgroupData written from the rules, line by
+// line with a regular expression: the paths, or the number of the first
+// line that breaks a rule.
+func refParseProcCgroup(data string) (v1 map[string]string, v2 string, badLine int) {
+	lines := strings.Split(data, "\n")
+	if lines[len(lines)-1] == "" { // the final newline, or an empty file
+		lines = lines[:len(lines)-1]
+	}
+	v1 = map[string]string{}
+	for i, l := range lines {
+		m := procCgroupLine.FindStringSubmatch(l)
+		switch {
+		case m == nil:
+			return nil, "", i + 1
+		case m[2] == "" && (m[1] != "0" || v2 != ""):
+			return nil, "", i + 1
+		case m[2] == "":
+			v2 = m[3]
+		}
+		for _, c := range strings.Split(m[2], ",") {
+			if _, dup := v1[c]; m[2] != "" && (c == "" || dup) {
+				return nil, "", i + 1
+			}
+			if m[2] != "" {
+				v1[c] = m[3]
+			}
+		}
+	}
+	return v1, v2, 0
+}
+
+func FuzzParseProcCgroup(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/proc/*/cgroup")
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		f.Add(string(b))
+	}
+	for _, s := range []string{"12:pids:/a\n11:cpu,cpuacct:/\n1:name=systemd:/a:b\n0::/a (deleted)\n", "0::/\n0::/\n",
+		"4:memory\n", ":::", "1::/\n", "2:a,,b:/\n", "2:a,b,a:/", "\n", "0::/\r\n", "99999999999999999999:x:/\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		v1, v2, err := parseProcCgroupData("cg", data)
+		rv1, rv2, bad := refParseProcCgroup(data)
+		if bad != 0 {
+			var pe *procCgroupError
+			if !errors.As(err, &pe) || pe.line != bad || !strings.HasPrefix(err.Error(), fmt.Sprintf("cg line %d: ", bad)) {
+				t.Fatalf("parseProcCgroupData(%q) error %v; want one for line %d", data, err, bad)
+			}
+			return
+		}
+		if err != nil || v2 != rv2 || fmt.Sprint(v1) != fmt.Sprint(rv1) {
+			t.Fatalf("parseProcCgroupData(%q) = %v, %q, %v; want %v, %q", data, v1, v2, err, rv1, rv2)
+		}
+		// One line per controller, in any order, gives the same paths.
+		var lines []string
+		for c, p := range v1 {
+			lines = append(lines, fmt.Sprintf("%d:%s:%s\n", len(lines)+1, c, p))
+		}
+		if v2 != "" {
+			lines = append(lines, "0::"+v2+"\n")
+		}
+		sort.Strings(lines)
+		again, again2, err := parseProcCgroupData("cg", strings.Join(lines, ""))
+		if err != nil || again2 != v2 || fmt.Sprint(again) != fmt.Sprint(v1) {
+			t.Fatalf("one line per controller %q = %v, %q, %v; want %v, %q", lines, again, again2, err, v1, v2)
+		}
+	})
+}
+
+// FuzzDiscover covers the mount selection (pickMount, translate) on any
+// /proc/self/cgroup and mountinfo; FuzzParseProcCgroup covers the former's
+// parser alone.
 func FuzzDiscover(f *testing.F) {
 	dirs, _ := filepath.Glob("testdata/*/proc/self")
 	for _, d := range dirs { // the fixtures
