@@ -5,11 +5,14 @@ CROSS_GOOS    := linux darwin windows freebsd
 # The lowest Go the module supports, as go.mod declares it: mingo builds and
 # tests with exactly that toolchain (fetched through the module proxy).
 MIN_GO        := $(shell awk '/^go /{print $$2}' go.mod)
+# The newest Go release the module is tested with (newgo), also fetched
+# through the module proxy.
+NEW_GO        := 1.27.3
 
-.PHONY: test unit vet fmtcheck cross mingo apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
+.PHONY: test unit vet fmtcheck cross mingo newgo apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
 
-## test: vet, gofmt, cross-builds, tests with the oldest supported Go, race tests (real cgroups when root), apicheck, dependency budget, prometheus module, bench vet, VM tests
-test: vet fmtcheck cross mingo unit apicheck depcheck dropin prom bench-vet test-vm
+## test: vet, gofmt, cross-builds, tests with the oldest supported and the newest Go, race tests (real cgroups when root), apicheck, dependency budget, drop-in build, prometheus module, bench vet, VM tests
+test: vet fmtcheck cross mingo newgo unit apicheck depcheck dropin prom bench-vet test-vm
 
 vet:
 	$(GO) vet ./...
@@ -28,6 +31,12 @@ mingo:
 	GOTOOLCHAIN=go$(MIN_GO) $(GO) version
 	GOTOOLCHAIN=go$(MIN_GO) $(GO) vet ./...
 	GOTOOLCHAIN=go$(MIN_GO) $(GO) test -count=1 ./...
+
+## newgo: vet and test with the newest Go release
+newgo:
+	GOTOOLCHAIN=go$(NEW_GO) $(GO) version
+	GOTOOLCHAIN=go$(NEW_GO) $(GO) vet ./...
+	GOTOOLCHAIN=go$(NEW_GO) $(GO) test -count=1 ./...
 
 # The race pass, then a plain verbose pass: the real-cgroup survival test
 # runs only without -race (the race detector's shadow memory is charged to the
