@@ -6,10 +6,10 @@ CROSS_GOOS    := linux darwin windows freebsd
 # tests with exactly that toolchain (fetched through the module proxy).
 MIN_GO        := $(shell awk '/^go /{print $$2}' go.mod)
 
-.PHONY: test unit vet fmtcheck cross mingo apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
+.PHONY: test unit vet fmtcheck cross mingo apicheck depcheck prom otel bench-vet test-vm lint demo bench docker-test
 
 ## test: vet, gofmt, cross-builds, tests with the oldest supported Go, race tests (real cgroups when root), apicheck, dependency budget, prometheus module, bench vet, VM tests
-test: vet fmtcheck cross mingo unit apicheck depcheck prom bench-vet test-vm
+test: vet fmtcheck cross mingo unit apicheck depcheck prom otel bench-vet test-vm
 
 vet:
 	$(GO) vet ./...
@@ -47,6 +47,10 @@ depcheck:
 ## prom: the Prometheus collector's own module (prometheus/): vet and race tests
 prom:
 	cd prometheus && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+## otel: the OpenTelemetry instruments' own module (otel/): vet and race tests
+otel:
+	cd otel && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 bench-vet:
 	cd bench && $(GO) vet ./...
