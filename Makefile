@@ -9,10 +9,10 @@ MIN_GO        := $(shell awk '/^go /{print $$2}' go.mod)
 # through the module proxy.
 NEW_GO        := 1.27.3
 
-.PHONY: test unit vet fmtcheck cross mingo newgo apicheck depcheck prom bench-vet test-vm lint demo bench docker-test
+.PHONY: test unit vet fmtcheck cross mingo newgo apicheck depcheck dropin prom otel bench-vet test-vm lint demo bench docker-test
 
-## test: vet, gofmt, cross-builds, tests with the oldest supported and the newest Go, race tests (real cgroups when root), apicheck, dependency budget, drop-in build, prometheus module, bench vet, VM tests
-test: vet fmtcheck cross mingo newgo unit apicheck depcheck dropin prom bench-vet test-vm
+## test: vet, gofmt, cross-builds, tests with the oldest supported and the newest Go, race tests (real cgroups when root), apicheck, dependency budget, drop-in build, prometheus and OpenTelemetry modules, bench vet, VM tests
+test: vet fmtcheck cross mingo newgo unit apicheck depcheck dropin prom otel bench-vet test-vm
 
 vet:
 	$(GO) vet ./...
@@ -61,6 +61,10 @@ dropin:
 ## prom: the Prometheus collector's own module (prometheus/): vet and race tests
 prom:
 	cd prometheus && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+## otel: the OpenTelemetry instruments' own module (otel/): vet and race tests
+otel:
+	cd otel && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 bench-vet:
 	cd bench && $(GO) vet ./...

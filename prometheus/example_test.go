@@ -4,15 +4,22 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	watchdog "github.com/raulk/go-watchdog"
 	watchdogprom "github.com/raulk/go-watchdog/prometheus"
 )
 
-// Register the collector, then serve the registry as usual, e.g. with
-// promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) on /metrics.
+// Register the collector beside the Go collector, then serve the registry
+// as usual, e.g. with promhttp.HandlerFor(reg, promhttp.HandlerOpts{}) on
+// /metrics (prometheus.DefaultRegisterer has a Go collector already). The
+// Go collector exports GOGC, the soft memory limit in force and the GC
+// cycles; the watchdog's collector adds what only the watchdog knows.
 func ExampleNewCollector() {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(watchdogprom.NewCollector())
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		watchdogprom.NewCollector(),
+	)
 
 	err, stop := watchdog.HeapDriven(1<<30, 25, watchdog.NewWatermarkPolicy(0.9))
 	if err != nil {
@@ -24,17 +31,24 @@ func ExampleNewCollector() {
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {
 		switch mf.GetName() {
-		case "go_watchdog_info":
+		case "watchdog_info":
 			for _, l := range mf.GetMetric()[0].GetLabel() {
 				fmt.Printf("%s %s=%q\n", mf.GetName(), l.GetName(), l.GetValue())
 			}
-		case "go_watchdog_running", "go_watchdog_limit_bytes":
+		case "watchdog_running", "watchdog_limit_bytes":
 			fmt.Println(mf.GetName(), mf.GetMetric()[0].GetGauge().GetValue())
+		case "watchdog_events_total":
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == "gc_forced" {
+					fmt.Printf("%s{kind=%q} %v\n", mf.GetName(), "gc_forced", m.GetCounter().GetValue())
+				}
+			}
 		}
 	}
 	// Output:
-	// go_watchdog_info driver="heap"
-	// go_watchdog_info source=""
-	// go_watchdog_limit_bytes 1.073741824e+09
-	// go_watchdog_running 1
+	// watchdog_events_total{kind="gc_forced"} 0
+	// watchdog_info driver="heap"
+	// watchdog_info source="heap"
+	// watchdog_limit_bytes 1.073741824e+09
+	// watchdog_running 1
 }
