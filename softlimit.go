@@ -40,17 +40,6 @@ const rateWindow = 250 * time.Millisecond
 // an outlier (a stopped process, a suspended VM) not to be planned for.
 const maxCycle = 1.0
 
-// rateNow is the allocation rate in bytes per second: the last full
-// window's, or the current window's so far when higher (a burst, or no full
-// window yet) and at least minInterval long.
-func (a *allocTracker) rateNow(st runtimeStats, now time.Time) float64 {
-	rate := a.rate
-	if dt := now.Sub(a.at); !a.at.IsZero() && dt >= minInterval && st.Allocs >= a.allocs {
-		rate = max(rate, float64(st.Allocs-a.allocs)/dt.Seconds())
-	}
-	return rate
-}
-
 func (a *allocTracker) update(st runtimeStats, now time.Time) {
 	if a.at.IsZero() {
 		a.at, a.allocs, a.cycles, a.markCPU = now, st.Allocs, st.GCCycles, st.MarkCPU
