@@ -18,8 +18,8 @@ const (
 	// UtilizationSystem: used system memory (SystemDriven), excluding
 	// reclaimable buffers and page cache.
 	UtilizationSystem UtilizationType = iota
-	// UtilizationProcess: the working set of the process's memory cgroup
-	// (CgroupDriven), excluding inactive page cache.
+	// UtilizationProcess: the usage of the process's memory cgroup
+	// (CgroupDriven), less its file cache.
 	UtilizationProcess
 	// UtilizationHeap: the Go heap in use (HeapDriven).
 	UtilizationHeap
@@ -42,12 +42,10 @@ func scopeName(u UtilizationType) string {
 
 // Policy decides when the watchdog forces the next GC.
 type Policy interface {
-	// Evaluate receives the usage in bytes measured right after a GC (or at
-	// start) and returns the usage in bytes at which the next GC must run,
-	// or PolicyTempDisabled. The watchdog calls it from one goroutine. It
-	// also calls it when usage reaches the threshold, to learn the threshold
-	// a GC at that usage would lead to: the answer should depend only on
-	// the arguments.
+	// Evaluate receives the usage in bytes measured right after a GC (and,
+	// in the polled modes, at start) and returns the usage in bytes at which
+	// the next GC must run, or PolicyTempDisabled. The watchdog calls it
+	// once per GC, from one goroutine at a time.
 	Evaluate(scope UtilizationType, used uint64) (next uint64)
 }
 

@@ -23,8 +23,8 @@ type profiler struct {
 func (r *run) newProfiler() *profiler {
 	dir, threshold, max := HeapProfileDir, HeapProfileThreshold, HeapProfileMaxCaptures
 	switch {
-	case dir == "" && threshold == 0:
-		return nil
+	case threshold == 0:
+		return nil // HeapProfileDir alone: only the last words go there
 	case dir == "":
 		r.log(levelWarn, kindHeapProfile, "HeapProfileThreshold is %v but HeapProfileDir is empty; heap profiles disabled", threshold)
 		return nil

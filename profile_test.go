@@ -269,7 +269,7 @@ func TestProfilerInvalidSettings(t *testing.T) {
 	}{
 		{"all defaults is off", false, 0, 10, ""},
 		{"threshold without dir", false, 0.5, 10, "0.5"},
-		{"zero threshold with dir", true, 0, 10, "HeapProfileThreshold 0 "},
+		{"zero threshold with dir (the dir is for last words)", true, 0, 10, ""},
 		{"threshold one", true, 1.0, 10, "HeapProfileThreshold 1 "},
 		{"threshold above one", true, 1.5, 10, "1.5"},
 		{"negative threshold", true, -0.1, 10, "-0.1"},
