@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// BenchmarkSample is the watchdog's per-poll cost with a free usage source:
-// the loop's own work (runtime/metrics read, soft limit, stats) per sample.
-func BenchmarkSample(b *testing.B) {
+// newSampleRun returns a started cgroup run over a free usage source, with
+// the soft limit managed against a simulated runtime setting and an inline
+// executor, for measuring what one sample costs.
+func newSampleRun(tb testing.TB) *run {
 	saved := setMemoryLimit
-	defer func() { setMemoryLimit = saved }()
+	tb.Cleanup(func() { setMemoryLimit = saved })
 	soft := int64(1<<63 - 1)
 	setMemoryLimit = func(v int64) int64 { // the runtime's contract, without touching it
 		old := soft
@@ -22,12 +23,19 @@ func BenchmarkSample(b *testing.B) {
 	p, _ := NewWatermarkPolicy(0.5, 0.9)(1 << 30)
 	r := newRun("cgroup", UtilizationProcess, src, nil, p, 1<<30, time.Second, config{softLimit: true})
 	r.exec = newInlineExecutor(r.callbackPanicked)
-	savedLogger := Logger
-	defer func() { SetLogger(savedLogger) }()
+	savedLogger := currentLogger()
+	tb.Cleanup(func() { SetLogger(savedLogger) })
 	SetLogger(&recLogger{})
 	if err := r.init(); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return r
+}
+
+// BenchmarkSample is the watchdog's per-poll cost with a free usage source:
+// the loop's own work (runtime/metrics read, soft limit, stats) per sample.
+func BenchmarkSample(b *testing.B) {
+	r := newSampleRun(b)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		r.sample()

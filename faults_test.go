@@ -5,7 +5,6 @@ package watchdog
 // block, GOGC turned off under heap mode, and the allocation-free sample.
 
 import (
-	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -140,24 +139,7 @@ func TestSampleAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	saved := setMemoryLimit
-	t.Cleanup(func() { setMemoryLimit = saved })
-	soft := int64(math.MaxInt64)
-	setMemoryLimit = func(v int64) int64 {
-		old := soft
-		if v >= 0 {
-			soft = v
-		}
-		return old
-	}
-	src := newFakeSource(1<<30, 100<<20)
-	p, _ := NewWatermarkPolicy(0.5, 0.9)(1 << 30)
-	r := newRun("cgroup", UtilizationProcess, src, nil, p, 1<<30, time.Second, config{softLimit: true})
-	r.exec = newInlineExecutor(r.callbackPanicked)
-	savedLogger := Logger
-	t.Cleanup(func() { SetLogger(savedLogger) })
-	SetLogger(&recLogger{})
-	require.NoError(t, r.init())
+	r := newSampleRun(t)
 	r.sample()
 	w := newWaiter()
 	defer w.stop()
