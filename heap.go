@@ -31,7 +31,7 @@ func (r *run) checkGOGC() {
 	off := !r.gogcSet && st.GOGC < 0
 	r.rtMu.Unlock()
 	if off && r.evalGCs == r.gcStart && r.threshold == PolicyTempDisabled {
-		r.usage = st.HeapLive
+		r.usage = max(st.HeapLive, st.HeapObjects) // no GC since start: the heap in use
 		r.evaluate(st.GCCycles)
 	}
 	if changed || off {
@@ -69,7 +69,13 @@ func (r *run) setGOGC(st runtimeStats, now bool) {
 		target = r.limit
 	}
 	gogc := r.minGOGC
-	if live := st.HeapLive; target > live && live > 0 {
+	live := st.HeapLive
+	if st.GCCycles == r.gcStart {
+		// No GC since start (GOGC off): the last GC's live heap is stale,
+		// and the heap in use is the safe estimate.
+		live = max(live, st.HeapObjects)
+	}
+	if target > live && live > 0 {
 		base := live
 		if st.GOGC > 0 && st.HeapGoal > live {
 			if b := (st.HeapGoal - live) * 100 / uint64(st.GOGC); b >= live {
