@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -131,7 +130,7 @@ func (r *run) writeLastWords() {
 			return
 		}
 		var errs []error
-		heap, err := createFile(base, ".heap", func(f *os.File) error { return pprof.WriteHeapProfile(f) })
+		heap, err := createFile(base, ".heap", writeHeapProfile)
 		errs = append(errs, err)
 		stacks, err := createFile(base, ".goroutines", writeStacks)
 		errs = append(errs, err)

@@ -75,5 +75,30 @@ func (p *profiler) observe(used, limit uint64) {
 // capture is never lost to a name clash.
 func (p *profiler) write() (string, error) {
 	base := filepath.Join(p.dir, p.now().Format(time.RFC3339Nano))
-	return createFile(base, ".heap", func(f *os.File) error { return pprof.WriteHeapProfile(f) })
+	return createFile(base, ".heap", writeHeapProfile)
+}
+
+// writeHeapProfile writes runtime/pprof's heap profile to f. Before Go 1.23
+// runtime/pprof dropped the errors of its last writes (a full disk, a file
+// size limit), so the writer keeps the first one itself.
+func writeHeapProfile(f *os.File) error {
+	w := &errWriter{w: f}
+	if err := pprof.WriteHeapProfile(w); err != nil {
+		return err
+	}
+	return w.err
+}
+
+// errWriter remembers the first error of its writer.
+type errWriter struct {
+	w   *os.File
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
