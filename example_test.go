@@ -140,3 +140,33 @@ func ExampleNewSlogLogger() {
 	watchdog.Logger.Infof("limit %d bytes", 1<<30)
 	// Output: level=INFO msg="limit 1073741824 bytes" component=watchdog
 }
+
+// A program that acts on memory pressure: drop a cache at moderate
+// pressure, refuse work at critical. Events arrive on a channel of their
+// own; the watchdog never waits for it.
+func ExampleSubscribe() {
+	events, cancel := watchdog.Subscribe(16)
+	defer cancel()
+	err, stop := watchdog.HeapDriven(1<<30, 25, watchdog.NewWatermarkPolicy(0.5, 0.9))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	stop()
+	for ev := range events {
+		switch ev.Kind {
+		case watchdog.EventPressureChanged:
+			if ev.Pressure >= watchdog.PressureModerate {
+				// shed a cache; at PressureCritical, refuse new work too
+			}
+		case watchdog.EventStarted, watchdog.EventStopped:
+			fmt.Println(ev.Kind, ev.Driver, ev.Limit)
+		}
+		if ev.Kind == watchdog.EventStopped {
+			return
+		}
+	}
+	// Output:
+	// started heap 1073741824
+	// stopped heap 1073741824
+}
