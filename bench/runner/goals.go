@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The goals this library's column ("this") is held to, from issue 8, checked
+// The goals this library's column ("this") is held to, checked
 // against the same run's other columns.
 const (
 	goalRatio     = 1.10 // wall (and CPU) ≤ 1.10 × none's; GC CPU ≤ 1.10 × gomemlimit's
@@ -16,7 +16,7 @@ const (
 type goalSet int
 
 const (
-	// goalsCap: issue 8's goals: survives every run, peak ≤ 95 % of the
+	// goalsCap: the survival goals: survives every run, peak ≤ 95 % of the
 	// cap, wall (and CPU) ≤ 1.10 × none's, GC CPU ≤ 1.10 × gomemlimit's.
 	goalsCap goalSet = iota
 	// goalsNoWorse: survives as often as none; with an A/A column, wall
@@ -183,7 +183,7 @@ func (r *report) writeGoals(p func(string, ...any)) {
 		return
 	}
 	p("### Goals\n\n")
-	p("This library's column (**this**) against the goals of issue 8, from the runs below. ")
+	p("This library's column (**this**) against its goals, from the runs below. ")
 	p("A ratio compares medians over the survivors; brackets give the lowest and highest run, so a ratio near its bound whose brackets overlap is within run-to-run noise. ")
 	p("Wall and CPU time are compared with **none** where none survived every run (and in activecache whenever it survived at least once, noted in the row), GC CPU with **gomemlimit** where gomemlimit survived every run. ")
 	p("In the paced scenarios the wall time is the pace's length unless the program falls behind, so the wall ratio there only catches falling behind; CPU time (the whole process, during the phase) is the cost figure, with a bound proposed here, not in the issue; pagecache has no CPU row, as its reader reads flat out and its CPU time follows how much it read. ")

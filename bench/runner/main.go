@@ -250,8 +250,10 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
-// treeState names the commit of the library under test, and says whether
-// the work tree had changes (read-only git commands).
+// treeState says what library was measured: this repository's work tree as
+// it was on the date of the report, and whether it had uncommitted changes
+// (read-only git commands). The report names no commit: a reader of the
+// docs cannot look one up, and the date and the command reproduce it.
 func treeState(ctx context.Context, benchDir string) string {
 	git := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", args...)
@@ -259,11 +261,10 @@ func treeState(ctx context.Context, benchDir string) string {
 		out, err := cmd.Output()
 		return strings.TrimSpace(string(out)), err
 	}
-	head, err := git("rev-parse", "--short", "HEAD")
-	if err != nil {
+	if _, err := git("rev-parse", "HEAD"); err != nil {
 		return "this work tree (not a git checkout)"
 	}
-	state := "commit " + head
+	state := "this repository on the report's date"
 	if dirty, err := git("--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", ".."); err == nil && dirty != "" {
 		state += " with uncommitted changes"
 	}

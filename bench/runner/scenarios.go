@@ -140,8 +140,7 @@ var scenarios = []scenario{
 	{
 		Name: "pagecache",
 		Doc: "A small heap (24 MiB live, 128 MiB/s of garbage, about 30 GC cycles in the phase) while a 384 MiB file (written before the run, outside the cgroup, and evicted from the page cache) is read over and over: the page cache fills the cgroup to its cap and the kernel reclaims it. " +
-			"Nobody should die; forced GCs here are wasted work, since GC cannot free page cache. " +
-			"(Before 7ab3347 the churn was 8 MiB/s: 3 GC cycles and about 2 ms of GC CPU a run, too little to compare.)",
+			"Nobody should die; forced GCs here are wasted work, since GC cannot free page cache.",
 		Args:     []string{"-live", "24", "-churn", "128"},
 		PageFile: true,
 	},
