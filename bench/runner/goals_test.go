@@ -177,3 +177,11 @@ func TestDiskBacked(t *testing.T) {
 		t.Error("diskBacked of a missing directory: no error")
 	}
 }
+
+func TestReadableVersionsNamesNoRevision(t *testing.T) {
+	got := readableVersions("github.com/containerd/cgroups v0.0.0-20201119153540-4cbc285b3327\ngithub.com/elastic/gosigar v0.12.0")
+	want := "github.com/containerd/cgroups of 2020-11-19 (the pseudo-version in go.v130.mod), github.com/elastic/gosigar v0.12.0"
+	if got != want {
+		t.Fatalf("readableVersions = %q; want %q", got, want)
+	}
+}

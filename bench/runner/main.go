@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -226,6 +227,25 @@ func moduleDir() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
+// pseudoVersion matches a Go pseudo-version's date and revision suffix.
+var pseudoVersion = regexp.MustCompile(`^v0\.0\.0-(\d{4})(\d{2})(\d{2})\d{6}-[0-9a-f]{12}$`)
+
+// readableVersions joins "path version" lines with commas, writing a
+// pseudo-version as the date of its revision: the report names no revision
+// hash (it is v1.3.0's requirement, found again from go.v130.mod).
+func readableVersions(lines string) string {
+	var out []string
+	for _, l := range strings.Split(lines, "\n") {
+		if path, v, ok := strings.Cut(l, " "); ok {
+			if m := pseudoVersion.FindStringSubmatch(v); m != nil {
+				l = path + " of " + m[1] + "-" + m[2] + "-" + m[3] + " (the pseudo-version in go.v130.mod)"
+			}
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, ", ")
+}
+
 // versions lists the Go toolchain and the module versions being compared.
 func versions(ctx context.Context, benchDir string) [][2]string {
 	v := [][2]string{{"Go", runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}}
@@ -237,7 +257,7 @@ func versions(ctx context.Context, benchDir string) [][2]string {
 		if err != nil {
 			return "unknown (" + err.Error() + ")"
 		}
-		return strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", ", ")
+		return readableVersions(strings.TrimSpace(string(out)))
 	}
 	v = append(v,
 		[2]string{"v1.3.0 build", list([]string{"-modfile", "go.v130.mod"}, "github.com/raulk/go-watchdog")},
