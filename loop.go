@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -295,18 +296,24 @@ func (r *run) forceGC() runtimeStats {
 	}
 	r.log(levelWarn, kindGCForced, "%s usage %s reached the threshold %s (limit %s): forcing GC",
 		scopeName(r.scope), fmtSize(before), fmtSize(crossed), fmtSize(r.limit))
-	r.forcedAt = Clock.Now()
-	r.count(func(s *Stats) {
-		s.ForcedGCs++
-		s.LastForcedGC = r.forcedAt
-	})
-	r.exec.call("ForcedGCFunc", func() {
+	forcedAt := Clock.Now()
+	r.forcedAt = forcedAt
+	err := r.exec.call("ForcedGCFunc", func() {
 		notify(&notifees.pre, "pre-GC notifee", nil, r.exec)
+		// Counted here, where it runs: a stop or a busy executor can keep
+		// a forced GC from running at all.
+		r.count(func(s *Stats) {
+			s.ForcedGCs++
+			s.LastForcedGC = forcedAt
+		})
 		if f := ForcedGCFunc; f != nil {
 			r.exec.safely("ForcedGCFunc", f)
 		}
 	}, r.closing)
 	st := readRuntime(&r.rt)
+	if errors.Is(err, errBusy) || errors.Is(err, errStopped) {
+		return st // nothing ran
+	}
 	if err := r.measure(true); err != nil {
 		r.readFailed(err)
 		return st
