@@ -14,7 +14,7 @@ func (r *run) tuneHeap(st runtimeStats) {
 		}
 	}
 	r.prof.observe(r.usage, r.limit)
-	r.live = r.liveFloor.update(st)
+	r.live, r.liveMin = r.liveFloor.update(st)
 	r.setGOGC(st, false)
 	r.updatePressure(st)
 	r.publish(st)

@@ -17,7 +17,7 @@ import (
 //
 // The watchdog computes it at every measurement from the retained share:
 // the memory outside the Go runtime, the runtime's own overhead and the live
-// heap (the lesser of the last two GCs' figures; heap mode: the live heap alone),
+// heap (the lesser of the last two GCs' figures; heap mode: that live heap alone),
 // over the limit. Garbage and freed heap pages do not count: a GC takes care
 // of those.
 //

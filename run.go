@@ -85,7 +85,8 @@ type run struct {
 	stuck       uint64 // a forced GC left usage at or above this threshold; 0 none
 	alloc       allocTracker
 	trend       outsideTrend
-	live        uint64 // the live heap a GC can get down to (see liveFloor)
+	live        uint64 // the live heap of the last cycles (see liveFloor)
+	liveMin     uint64 // the live heap a GC can surely get down to (see liveFloor)
 	liveFloor   liveFloor
 	beyondGC    bool   // the soft limit is released: GC cannot make room (see softlimit.go)
 	softFor     uint64 // the limit the soft limit in force was set for

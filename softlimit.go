@@ -165,21 +165,25 @@ func limitPaced(st runtimeStats) bool {
 	return st.HeapGoal+live/32 < byGOGC
 }
 
-// liveFloor is the lesser live heap of the last two GC cycles. A cycle's
-// live heap counts what the program allocated while it marked, so it swings
-// with the allocation rate: in a 64 MiB group, a 38 MiB live heap with fast
-// churn read 193 MiB in one cycle and 38 MiB in the next. The lesser of two
-// is what a GC can get the heap down to, and a live heap that grew shows
-// after two cycles.
+// liveFloor keeps the live heap the last GC cycles reported. A cycle's live
+// heap counts what the program allocated while it marked, so it swings with
+// the allocation rate: in a 64 MiB group, a 36 MiB live heap with fast churn
+// and forced GCs read 54 MiB for two cycles in a row, and 193 MiB in one.
+// recent, the lesser of the last two cycles, shows a live heap that grew
+// after two GCs: the pressure level uses it. floor, the least of the last
+// eight, is what a GC can surely get the heap down to: the soft limit's
+// decision that GC cannot make room, which lets the heap grow, waits for it.
 type liveFloor struct {
 	cycles uint64
-	vals   [2]uint64
+	vals   [8]uint64
 	n      int
 }
 
-func (l *liveFloor) update(st runtimeStats) uint64 {
+// update records st's cycle if it is new and returns recent and floor; both
+// are 0 before the first GC.
+func (l *liveFloor) update(st runtimeStats) (recent, floor uint64) {
 	if st.HeapLive == 0 { // no GC yet
-		return 0
+		return 0, 0
 	}
 	if st.GCCycles != l.cycles || l.n == 0 {
 		l.cycles = st.GCCycles
@@ -187,11 +191,14 @@ func (l *liveFloor) update(st runtimeStats) uint64 {
 		l.vals[0] = st.HeapLive
 		l.n = min(l.n+1, len(l.vals))
 	}
-	v := l.vals[0]
-	for _, x := range l.vals[1:l.n] {
-		v = min(v, x)
+	recent, floor = l.vals[0], l.vals[0]
+	for i, x := range l.vals[1:l.n] {
+		if i == 0 {
+			recent = min(recent, x)
+		}
+		floor = min(floor, x)
 	}
-	return v
+	return recent, floor
 }
 
 // detectTHP reports whether the kernel backs this process's anonymous
@@ -229,7 +236,7 @@ func (r *run) updateSoftLimit(st runtimeStats) {
 		return
 	}
 	now := Clock.Now()
-	limit, live := r.limit, r.live
+	limit, live := r.limit, r.liveMin
 	outside := sub(r.usage, st.Owned)
 	room := sub(limit, add(outside, live))
 	r.trend.update(outside, now)
