@@ -7,9 +7,11 @@ package watchdog
 import (
 	"math"
 	"math/rand"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -244,15 +246,71 @@ func FuzzInterval(f *testing.F) {
 }
 
 // A test written like v1.3.0's: a mock clock advanced by the frequency takes
-// about one sample, not a replay of every 100 ms the mock skipped over.
+// one sample, not a replay of every 100 ms the mock skipped over. Usage
+// within a quarter of the limit keeps the loop's interval at
+// softLimitRefresh, so each Add(5s) jumps over 50 of its intervals.
+//
+// The jump is atomic (jumpClock): clock.Mock's Add fires due timers one by
+// one with a 1 ms real sleep after each, and under CPU load that sleep can
+// outlast the loop's 10 ms real gap, so the loop re-arms in the middle of
+// the Add, at a mock time the rest of the Add passes, and takes a second
+// sample (about 5% of runs beside two busy loops). A resumed VM's clock,
+// the case the gap is for, jumps at once.
 func TestMockClockJumpTakesOneSample(t *testing.T) {
-	h := newHarness(t, 100*mib, 10*mib)
+	h := newHarness(t, 100*mib, 80*mib)
+	clk := &jumpClock{Mock: h.clock}
+	Clock = clk             // restored by the harness
 	sampleGap = minInterval // the real pacing, as a program's tests see it
 	h.start(NewWatermarkPolicy(0.5, 0.9), 5*time.Second)
-	h.wait()
+	require.Equal(t, softLimitRefresh, h.wait(), "the loop samples every 100 ms this close to the limit")
 	for i := 1; i <= 3; i++ {
-		h.clock.Add(5 * time.Second)
-		h.wait() // the loop re-armed after its sample
+		clk.Add(5 * time.Second)
+		d := h.wait() // the loop re-armed after its sample
 		assert.Equal(t, uint64(i), Snapshot().Samples, "one sample per Add(5s)")
+		assert.Equal(t, softLimitRefresh, d, "re-armed from the new time, with no catch-up")
 	}
+}
+
+// jumpClock is a clock.Mock whose Add is atomic to the watchdog: Now and
+// new timers wait until an Add has finished, so the loop never sees, or
+// arms a timer at, a time part-way through a jump.
+type jumpClock struct {
+	*clock.Mock
+	mu sync.RWMutex
+}
+
+func (c *jumpClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Mock.Add(d)
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.Mock.Now()
+}
+
+func (c *jumpClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+func (c *jumpClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
+
+func (c *jumpClock) Timer(d time.Duration) *clock.Timer {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.Mock.Timer(d)
+}
+
+func (c *jumpClock) After(d time.Duration) <-chan time.Time { return c.Timer(d).C }
+
+func (c *jumpClock) AfterFunc(d time.Duration, f func()) *clock.Timer {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.Mock.AfterFunc(d, f)
+}
+
+func (c *jumpClock) Ticker(d time.Duration) *clock.Ticker {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.Mock.Ticker(d)
 }

@@ -8,8 +8,8 @@ package watchdog
 // the test reads usage right before each tick and maps memory until it is
 // a guard of 128 MiB past the threshold. After the forced GC the adaptive
 // threshold lands within noise of the usage, so v1.3.0's third and fourth
-// ticks live in the cgroup port (v130_port_linux_test.go), where usage is
-// the test's own.
+// ticks (no GC under the new threshold, a forced GC past it) are left to
+// the loop tests, whose usage is scripted (TestEveryWatermarkCrossingForcesAGC).
 
 import (
 	"fmt"
