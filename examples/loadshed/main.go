@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -111,16 +112,32 @@ func run(args []string) error {
 // that take memory.
 func newHandler(shedder *Shedder) http.Handler {
 	store := &blobStore{blobs: make(map[string][]byte)}
+	put := shedder.Middleware(http.HandlerFunc(store.put))
 	mux := http.NewServeMux()
-	mux.Handle("PUT /blobs/{key}", shedder.Middleware(http.HandlerFunc(store.put)))
-	mux.Handle("GET /work", shedder.Middleware(http.HandlerFunc(work)))
-	mux.HandleFunc("DELETE /blobs/{key}", store.delete)
-	mux.HandleFunc("DELETE /blobs", store.deleteAll)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/work", byMethod{http.MethodGet: shedder.Middleware(http.HandlerFunc(work))})
+	mux.Handle("/blobs", byMethod{http.MethodDelete: http.HandlerFunc(store.deleteAll)})
+	mux.Handle("/blobs/", byMethod{http.MethodPut: put, http.MethodDelete: http.HandlerFunc(store.delete)})
+	mux.Handle("/healthz", byMethod{http.MethodGet: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "ok pressure=%v\n", shedder.Level())
-	})
+	})})
 	return mux
 }
+
+// byMethod routes a path's requests by method (the module supports Go
+// 1.21, whose ServeMux has no method patterns).
+type byMethod map[string]http.Handler
+
+func (m byMethod) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, ok := m[r.Method]
+	if !ok {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// blobKey is the {key} of /blobs/{key}.
+func blobKey(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/blobs/") }
 
 // maxBlob bounds a blob's size.
 const maxBlob = 64 << 20
@@ -142,7 +159,7 @@ func (s *blobStore) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.blobs[r.PathValue("key")] = b
+	s.blobs[blobKey(r)] = b
 	n := len(s.blobs)
 	s.mu.Unlock()
 	fmt.Fprintf(w, "stored; %d blobs\n", n)
@@ -150,7 +167,7 @@ func (s *blobStore) put(w http.ResponseWriter, r *http.Request) {
 
 func (s *blobStore) delete(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	delete(s.blobs, r.PathValue("key"))
+	delete(s.blobs, blobKey(r))
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -163,14 +163,14 @@ func TestConcurrentUse(t *testing.T) {
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
-		go func() {
+		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < 1000; i++ {
 				k := fmt.Sprintf("w%d-%d", w, i%50)
 				c.Put(k, make([]byte, 16))
 				c.Get(k)
 			}
-		}()
+		}(w)
 	}
 	for i := 0; i < 100; i++ {
 		c.ShedTo(0.5)
