@@ -26,7 +26,10 @@ import (
 //	                  room for the live heap (Stats.BeyondGC)
 //
 // The gaps keep the level from flapping. Without a limit it is
-// PressureNone.
+// PressureNone. The level learns the live heap from GCs: memory the program
+// lets go of in answer to pressure (a cache it drops) shows once a GC has
+// run, so a program that frees memory should call runtime.GC, as the
+// watchdog forces no GC where none is due.
 type Pressure int
 
 // The pressure levels, in increasing order.

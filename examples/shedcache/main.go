@@ -40,7 +40,7 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("shedcache", flag.ContinueOnError)
 	// The rates matter. The watchdog learns the live heap from GCs, and
-	// its level follows the least live heap of the last four: a live heap
+	// its level follows the lesser live heap of the last two: a live heap
 	// that grows a lot between GCs can reach the limit before the level
 	// says critical. Here a request makes 16 times more garbage than it
 	// keeps, as most programs do, so GCs come often near the limit.
