@@ -1,6 +1,7 @@
 package watchdog
 
 import (
+	"reflect"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -63,3 +64,10 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	t.Reset(d)
 }
 
+// isRealClock reports whether c is the clock package's real clock, whose
+// timers are time.Timers.
+func isRealClock(c clock.Clock) bool {
+	return reflect.TypeOf(c) == realClockType
+}
+
+var realClockType = reflect.TypeOf(clock.New())

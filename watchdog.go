@@ -20,7 +20,6 @@ package watchdog
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime"
 	"sync"
 	"time"
@@ -257,11 +256,3 @@ func startPolled(cfg config, driver string, scope UtilizationType, src source.So
 	}
 	return err, stop
 }
-
-// isRealClock reports whether c is the clock package's real clock, whose
-// timers are time.Timers.
-func isRealClock(c clock.Clock) bool {
-	return reflect.TypeOf(c) == realClockType
-}
-
-var realClockType = reflect.TypeOf(clock.New())
