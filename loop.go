@@ -132,7 +132,7 @@ func (r *run) init() error {
 	}
 	r.limitAt = Clock.Now()
 	r.limitProbed()
-	if err := r.measure(true); err != nil {
+	if err := r.measure(true, st); err != nil {
 		r.readFailed(err)
 	}
 	if !r.evaluate(st.GCCycles) {
@@ -153,11 +153,11 @@ func (r *run) sample() {
 		r.checkGOGC()
 		return
 	}
-	if err := r.measure(false); err != nil {
+	st, now := readRuntime(&r.rt), Clock.Now()
+	if err := r.measure(false, st); err != nil {
 		r.readFailed(err)
 		return
 	}
-	st, now := readRuntime(&r.rt), Clock.Now()
 	r.trackRate(now)
 	if r.dynamicLimit && (now.Sub(r.limitAt) >= limitRefresh || r.limitProbed()) {
 		r.limitAt = now
@@ -202,7 +202,7 @@ func (r *run) onGC() {
 		r.tuneHeap(st)
 		return
 	}
-	if err := r.measure(false); err != nil {
+	if err := r.measure(false, st); err != nil {
 		r.readFailed(err)
 		return
 	}
@@ -255,7 +255,7 @@ func (r *run) forceGC() runtimeStats {
 	if errors.Is(err, errBusy) || errors.Is(err, errStopped) {
 		return st // nothing ran
 	}
-	if err := r.measure(true); err != nil {
+	if err := r.measure(true, st); err != nil {
 		r.readFailed(err)
 		return st
 	}

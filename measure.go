@@ -15,12 +15,20 @@ const maxPlausible = 1 << 60
 
 // measure sets r.usage to the usage the policy sees: raw usage less what the
 // kernel reclaims before it kills anything (the file cache, and the freed
-// parts of huge pages awaiting a split). That figure costs a stat file
-// parse, so it is re-read only when exact is set, when raw usage is near the
+// parts of huge pages awaiting a split), or what the Go runtime holds (st's
+// Owned) when that is more. The reclaimable figure costs a stat file parse,
+// so it is re-read only when exact is set, when raw usage is near the
 // threshold, when it is older than reclaimRefresh, or, while the soft limit
 // is managed and usage is within a quarter of the limit, older than
 // softLimitRefresh. It does not allocate.
-func (r *run) measure(exact bool) error {
+//
+// The runtime's own memory is a floor because a cgroup charges a page to
+// the group of the process that first touched it: a process moved into its
+// group after it allocated (a test harness, a service manager) has part of
+// its heap charged elsewhere, and its group's usage would understate what a
+// GC can free. In a 32 MiB group entered at start, 16 MiB of new heap raised
+// the group's usage, less file cache, by 15.3 MiB.
+func (r *run) measure(exact bool, st runtimeStats) error {
 	raw, err := r.readUsage()
 	if err != nil {
 		return err
@@ -44,7 +52,7 @@ func (r *run) measure(exact bool) error {
 		}
 		r.reclaimable, r.reclaimAt = rec, now
 	}
-	r.usage = sub(raw, r.reclaimable)
+	r.usage = max(sub(raw, r.reclaimable), st.Owned)
 	return nil
 }
 

@@ -106,7 +106,8 @@ var lastWords struct {
 // in the process, a heap profile and a dump of every goroutine's stack to
 // HeapProfileDir: what is live, and who holds it, before a kill that would
 // leave nothing to look at. It writes on a goroutine of its own, so the loop
-// goes on watching, and logs where the files are in one line.
+// goes on watching, and logs where the files are in one line; stopping the
+// run waits for it, at most callbackBudget.
 func (r *run) writeLastWords() {
 	settingsMu.RLock()
 	dir := HeapProfileDir
@@ -125,7 +126,10 @@ func (r *run) writeLastWords() {
 	lastWords.mu.Unlock()
 	base := filepath.Join(dir, now.Format(time.RFC3339Nano)+"-critical")
 	exec := r.exec
+	done := make(chan struct{})
+	r.lastWordsDone = done
 	go func() {
+		defer close(done)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			exec.log(func() {
 				emitLog(levelWarn, &logFields{kind: kindPressure}, "memory pressure is critical; creating HeapProfileDir %q: %v", []interface{}{dir, err})

@@ -64,42 +64,43 @@ type run struct {
 	setLimit  int64 // soft limit we last set; 0 when none is set
 
 	// --- loop state: owned by the loop goroutine ---
-	policy      Policy
-	policyLimit uint64 // the limit policy was built for
-	limit       uint64 // 0: the cgroup has no limit now; the run idles
-	rejected    uint64 // last limit the policy constructor rejected; logs once
-	threshold   uint64
-	evalGCs     uint64 // GC cycles completed when the policy was last asked
-	crossed     uint64 // the threshold whose crossing was last reported; 0 none
-	armedAt     uint64 // threshold the kernel event is armed at; 0 none
-	rt          runtimeReader
-	usage       uint64 // the last usage measured
-	reclaimable uint64
-	reclaimAt   time.Time
-	limitAt     time.Time
-	probed      uint64 // the last ProbeLimit value; 0 before the first
-	lastRated   uint64 // usage at lastAt, for rate
-	lastAt      time.Time
-	rate        float64 // usage growth in bytes per second; > 0 means growing
-	forcedAt    time.Time
-	stuck       uint64 // a forced GC left usage at or above this threshold; 0 none
-	alloc       allocTracker
-	trend       outsideTrend
-	live        uint64 // the live heap of the last cycles (see liveFloor)
-	liveMin     uint64 // the live heap a GC can surely get down to (see liveFloor)
-	liveFloor   liveFloor
-	beyondGC    bool   // the soft limit is released: GC cannot make room (see softlimit.go)
-	softFor     uint64 // the limit the soft limit in force was set for
-	thpNoted    bool   // the transparent huge pages advice was logged
-	level       Pressure
-	lastWords   bool // written this run
-	prof        *profiler
-	srcName     string
-	sourceErr   bool  // last usage read failed; logs once per streak
-	reclaimErr  bool  // last reclaimable read failed; logs once per streak
-	limitErr    bool  // last limit read failed; logs once per streak
-	policyErr   error // why the last policy evaluation failed; logs once per streak
-	gcStart     uint64
+	policy        Policy
+	policyLimit   uint64 // the limit policy was built for
+	limit         uint64 // 0: the cgroup has no limit now; the run idles
+	rejected      uint64 // last limit the policy constructor rejected; logs once
+	threshold     uint64
+	evalGCs       uint64 // GC cycles completed when the policy was last asked
+	crossed       uint64 // the threshold whose crossing was last reported; 0 none
+	armedAt       uint64 // threshold the kernel event is armed at; 0 none
+	rt            runtimeReader
+	usage         uint64 // the last usage measured
+	reclaimable   uint64
+	reclaimAt     time.Time
+	limitAt       time.Time
+	probed        uint64 // the last ProbeLimit value; 0 before the first
+	lastRated     uint64 // usage at lastAt, for rate
+	lastAt        time.Time
+	rate          float64 // usage growth in bytes per second; > 0 means growing
+	forcedAt      time.Time
+	stuck         uint64 // a forced GC left usage at or above this threshold; 0 none
+	alloc         allocTracker
+	trend         outsideTrend
+	live          uint64 // the live heap of the last cycles (see liveFloor)
+	liveMin       uint64 // the live heap a GC can surely get down to (see liveFloor)
+	liveFloor     liveFloor
+	beyondGC      bool   // the soft limit is released: GC cannot make room (see softlimit.go)
+	softFor       uint64 // the limit the soft limit in force was set for
+	thpNoted      bool   // the transparent huge pages advice was logged
+	level         Pressure
+	lastWords     bool          // written this run
+	lastWordsDone chan struct{} // closed when they are written; nil if never started
+	prof          *profiler
+	srcName       string
+	sourceErr     bool  // last usage read failed; logs once per streak
+	reclaimErr    bool  // last reclaimable read failed; logs once per streak
+	limitErr      bool  // last limit read failed; logs once per streak
+	policyErr     error // why the last policy evaluation failed; logs once per streak
+	gcStart       uint64
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -226,6 +227,14 @@ func (r *run) exit(ready func(error), stopGC func()) {
 	}
 	r.stopOnce.Do(func() { close(r.closing) })
 	r.emit(Event{Kind: EventStopped})
+	if r.lastWordsDone != nil {
+		t := time.NewTimer(callbackBudget)
+		select {
+		case <-r.lastWordsDone:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	r.exec.shutdown()
 	if p != nil {
 		ready(fmt.Errorf("watchdog: internal panic while starting: %v", p))

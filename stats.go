@@ -19,7 +19,9 @@ type Stats struct {
 	Limit uint64
 	// Usage is the usage at the last measurement: for a cgroup its usage
 	// less Reclaimable, for the system its used memory (total less
-	// available), in heap mode the heap the last GC found live.
+	// available), in either case at least the memory the Go runtime holds
+	// (a process moved into its cgroup after it allocated has pages charged
+	// elsewhere); in heap mode the heap the last GC found live.
 	Usage uint64
 	// Threshold is the usage at which the next GC is forced (heap mode: the
 	// heap size the pacer was told to target), or PolicyTempDisabled when
