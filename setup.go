@@ -184,7 +184,7 @@ func (o *Options) fill() error {
 		return fmt.Errorf("watchdog: Options.Frequency %v is negative; use 0 for the default (1s) or a positive period", o.Frequency)
 	}
 	if o.MinGOGC == 0 {
-		o.MinGOGC = 25
+		o.MinGOGC = defaultMinGOGC
 	}
 	if o.Frequency == 0 {
 		o.Frequency = time.Second

@@ -1,7 +1,7 @@
 package watchdog
 
 // v1.3.0's heap-mode tests, for what its verbatim TestHeapDriven_Isolated
-// does not check (how minGOGC 0 is taken, where GOGC ends), and its
+// does not check (the minGOGC 0 warning, where GOGC ends), and its
 // TestHeapdumpCapture, which mocked the system memory reader. Each runs in a
 // re-executed child process, so it sees only its own GOGC and GC counts.
 // (TestControl_Isolated runs verbatim.)
@@ -80,25 +80,24 @@ func childV130HeapDriven() (any, error) {
 }
 
 // TestV130HeapDriven is v1.3.0's TestHeapDriven seen from inside: minGOGC
-// 0, which v1.3.0 accepted, starts the watchdog with the default floor of
-// 25 and a warning naming the change; retaining 100 MiB under a 64 MiB
-// limit takes many GCs (all the verbatim test checks), GOGC ends at that
-// floor and stop restores it.
+// 0 is no floor, as in v1.3.0, with a warning that 25 would bound the GC's
+// cost; retaining 100 MiB under a 64 MiB limit takes many GCs (all the
+// verbatim test checks), GOGC ends at 0 and stop restores it.
 func TestV130HeapDriven(t *testing.T) {
 	var res v130HeapDriven
 	runChildTest(t, "v130-heap-driven", &res)
 	require.Empty(t, res.StartErr, "HeapDriven(64 MiB, 0, NewAdaptivePolicy(0.5)) must start, as with v1.3.0")
 	var named bool
 	for _, w := range res.Warnings {
-		named = named || strings.Contains(w, "minGOGC 0") && strings.Contains(w, "25")
+		named = named || strings.Contains(w, "minGOGC 0 is no floor") && strings.Contains(w, "25")
 	}
-	assert.True(t, named, "a warning names minGOGC 0 and the 25 it became: %q", res.Warnings)
+	assert.True(t, named, "a warning says minGOGC 0 is no floor and 25 bounds the cost: %q", res.Warnings)
 	assert.Equal(t, "heap", res.Driver)
 	assert.Equal(t, v130Limit, res.Limit)
 	assert.GreaterOrEqual(t, res.GCs, uint32(5), "over 5 GCs should have taken place")
 	assert.GreaterOrEqual(t, res.Notified, 1, "NotifyGC was called")
 	assert.GreaterOrEqual(t, res.LastUsage, uint64(100*mib))
-	assert.Equal(t, int64(25), res.GOGC, "past the limit GOGC sits at the normalised floor, 25")
+	assert.Equal(t, int64(0), res.GOGC, "past the limit GOGC sits at the floor of 0, as in v1.3.0")
 	assert.Equal(t, int64(100), res.Restored, "stop restores GOGC")
 	assert.False(t, res.RunningEnd)
 }

@@ -127,10 +127,11 @@ var (
 // runs (off included) becomes the new ceiling within a second; stopping
 // restores the program's latest GOGC.
 //
-// minGOGC 0 means the default floor, 25, with a warning (v1.3.0 let GOGC
-// reach 0 then: back-to-back GCs). A zero limit, a negative minGOGC, a nil
-// policyCtor, and a policyCtor error or panic are returned as errors, and
-// nothing starts.
+// minGOGC 0 is no floor, as in v1.3.0: near the limit GOGC may reach 0,
+// which collects back to back; the watchdog warns, and 25 (Start's default)
+// bounds the GC's cost. A zero limit, a negative minGOGC, a nil policyCtor,
+// and a policyCtor error or panic are returned as errors, and nothing
+// starts.
 func HeapDriven(limit uint64, minGOGC int, policyCtor PolicyCtor) (err error, stopFn func()) {
 	return heapDriven(currentConfig(), limit, minGOGC, policyCtor)
 }
@@ -141,10 +142,9 @@ func heapDriven(cfg config, limit uint64, minGOGC int, policyCtor PolicyCtor) (e
 	}
 	switch {
 	case minGOGC < 0:
-		return fmt.Errorf("watchdog: minGOGC %d is negative; it must be 0 (the default, %d) or more (a negative GOGC turns the GC off)", minGOGC, defaultMinGOGC), nil
+		return fmt.Errorf("watchdog: minGOGC %d is negative; it must be 0 or more (a negative GOGC turns the GC off; %d bounds the GC's cost)", minGOGC, defaultMinGOGC), nil
 	case minGOGC == 0:
-		logNow(levelWarn, kindConfig, "minGOGC 0 would let GOGC reach 0 (back-to-back GCs); using the default floor, %d", defaultMinGOGC)
-		minGOGC = defaultMinGOGC
+		logNow(levelWarn, kindConfig, "minGOGC 0 is no floor: near the limit GOGC may reach 0, which collects back to back, as in v1.3.0; %d bounds the GC's cost", defaultMinGOGC)
 	}
 	policy, err := buildPolicy(policyCtor, limit)
 	if err != nil {
@@ -155,7 +155,8 @@ func heapDriven(cfg config, limit uint64, minGOGC int, policyCtor PolicyCtor) (e
 	return r.start()
 }
 
-// defaultMinGOGC is HeapDriven's GOGC floor when minGOGC is 0.
+// defaultMinGOGC is Start's GOGC floor for the heap driver when
+// Options.MinGOGC is 0.
 const defaultMinGOGC = 25
 
 // SystemDriven starts a watchdog that keeps the memory used by the whole
