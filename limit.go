@@ -70,7 +70,7 @@ func (r *run) limitOK() {
 func (r *run) setLimitTo(limit uint64) {
 	old := r.limit
 	r.limit = limit
-	r.alloc.held, r.trend = 0, outsideTrend{}
+	r.hold, r.trend = reserveHold{}, outsideTrend{}
 	r.stuck, r.crossed = 0, 0
 	r.emit(Event{Kind: EventLimitChanged, OldLimit: old})
 	if limit == 0 {

@@ -219,7 +219,6 @@ func (r *run) onGC() {
 // afterMeasure does what every fresh usage figure calls for.
 func (r *run) afterMeasure(st runtimeStats) {
 	r.live, r.liveMin = r.liveFloor.update(st)
-	r.alloc.update(st, Clock.Now())
 	r.updateSoftLimit(st)
 	r.updatePressure(st)
 	r.publish(st)

@@ -83,7 +83,7 @@ type run struct {
 	rate          float64 // usage growth in bytes per second; > 0 means growing
 	forcedAt      time.Time
 	stuck         uint64 // a forced GC left usage at or above this threshold; 0 none
-	alloc         allocTracker
+	hold          reserveHold
 	trend         outsideTrend
 	live          uint64 // the live heap of the last cycles (see liveFloor)
 	liveMin       uint64 // the live heap a GC can surely get down to (see liveFloor)

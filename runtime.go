@@ -18,16 +18,13 @@ var (
 // runtimeStats are the runtime figures the watchdog uses, in bytes unless
 // stated.
 type runtimeStats struct {
-	GOGC        int     // GOGC in force (percent; -1 when off)
-	HeapLive    uint64  // heap marked live by the last GC
-	HeapGoal    uint64  // heap size at which the pacer starts the next GC
-	HeapObjects uint64  // heap occupied by objects now, live or not yet swept
-	Owned       uint64  // memory the runtime maps, less what it has released to the OS
-	NonHeap     uint64  // the part of Owned outside heap spans: stacks, GC and runtime metadata
-	GCCycles    uint64  // completed GC cycles since the process started
-	Allocs      uint64  // bytes allocated on the heap since the process started
-	MarkCPU     float64 // CPU seconds of the GC's dedicated and fractional mark workers, updated at each GC
-	Procs       int     // GOMAXPROCS
+	GOGC        int    // GOGC in force (percent; -1 when off)
+	HeapLive    uint64 // heap marked live by the last GC
+	HeapGoal    uint64 // heap size at which the pacer starts the next GC
+	HeapObjects uint64 // heap occupied by objects now, live or not yet swept
+	Owned       uint64 // memory the runtime maps, less what it has released to the OS
+	NonHeap     uint64 // the part of Owned outside heap spans: stacks, GC and runtime metadata
+	GCCycles    uint64 // completed GC cycles since the process started
 }
 
 // runtimeReader reads runtimeStats with runtime/metrics into samples it
@@ -45,9 +42,6 @@ var runtimeMetricNames = []string{
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/released:bytes",
 	"/gc/cycles/total:gc-cycles",
-	"/gc/heap/allocs:bytes",
-	"/cpu/classes/gc/mark/dedicated:cpu-seconds",
-	"/sched/gomaxprocs:threads",
 	"/memory/classes/heap/free:bytes",
 	"/memory/classes/heap/unused:bytes",
 }
@@ -72,14 +66,9 @@ func (rr *runtimeReader) read() runtimeStats {
 		HeapGoal:    v(2),
 		HeapObjects: v(3),
 		GCCycles:    v(6),
-		Allocs:      v(7),
-		Procs:       int(v(9)),
-	}
-	if rr.samples[8].Value.Kind() == metrics.KindFloat64 {
-		s.MarkCPU = rr.samples[8].Value.Float64()
 	}
 	s.Owned = sub(v(4), v(5))
-	s.NonHeap = sub(s.Owned, add(s.HeapObjects, add(v(10), v(11))))
+	s.NonHeap = sub(s.Owned, add(s.HeapObjects, add(v(7), v(8))))
 	rr.stats = s
 	return s
 }
