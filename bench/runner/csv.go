@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 )
 
 // writeCSVs writes sampling.csv when there are sampling results, and
@@ -12,7 +15,7 @@ import (
 func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLine) error {
 	runs := [][]string{{"scenario", "strategy", "run", "outcome", "detail", "oom_kills", "peak_bytes", "wall_s", "gc_cpu_fraction", "gc_cpu_s", "gc_idle_s", "gcs", "forced_gcs", "churned_mib", "read_mib",
 		"peak_less_clean_cache_bytes", "phase_wall_s", "phase_cpu_s", "phase_gcs", "phase_forced_gcs", "phase_gc_cpu_s", "phase_gc_idle_s", "phase_alloc_mib", "phase_gc_ms_per_gib", "cache_active_mib", "cache_inactive_mib",
-		"cap_bytes", "written_mib", "phase_scav_cpu_s", "scavenged_kib", "scavtrace_lines", "cut_to_bytes", "cut_applied", "cut_at_s", "cut_tries", "cut_error"}}
+		"cap_bytes", "written_mib", "phase_scav_cpu_s", "scavenged_kib", "scavtrace_lines", "cut_to_bytes", "cut_applied", "cut_at_s", "cut_tries", "cut_error", "watchdog"}}
 	usage := [][]string{{"scenario", "strategy", "run", "t_s", "usage_bytes", "clean_file_cache_bytes"}}
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -64,6 +67,11 @@ func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLi
 		} else {
 			row = append(row, "", "", "", "", "")
 		}
+		if r.Res != nil {
+			row = append(row, csvCounters(r.Res.Watchdog))
+		} else {
+			row = append(row, "")
+		}
 		runs = append(runs, row)
 		for _, s := range r.Samples {
 			clean := ""
@@ -90,6 +98,24 @@ func writeCSVs(dir string, survivalRan bool, all []runResult, sampling []benchLi
 		}
 	}
 	return nil
+}
+
+// csvCounters formats the watchdog's counters at exit (this library's
+// builds only) as "key=value" pairs by key, separated by spaces.
+func csvCounters(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, m[k])
+	}
+	return b.String()
 }
 
 // writeCSV writes rows to path as CSV.

@@ -14,10 +14,10 @@ import (
 // latencyStrategies are the columns of the reaction latency experiment. All
 // run CgroupDriven at 1 s with the workload's fixed 50 % policy.
 var latencyStrategies = []strategy{
-	{"v130", buildV130, "watchdog", "go-watchdog v1.3.0 `CgroupDriven`: polls every 1 s"},
-	{"this-poll-1s", buildThis, "watchdog-poll-1s", "this library with `KernelEvents = false` and `HeadroomSoftLimit = false`: polls at the 1 s frequency, shortened only by adaptive sampling (near the threshold, or when usage grows fast towards it)"},
-	{"this-poll", buildThis, "watchdog-poll", "this library with `KernelEvents = false`: polls at least every 100 ms while it manages the soft limit, plus adaptive sampling"},
-	{"this", buildThis, "watchdog", "this library's defaults: kernel events on (on this cgroup v1 host, a `memory.usage_in_bytes` threshold eventfd armed at the policy's threshold), polling as this-poll besides"},
+	{Name: "v130", Build: buildV130, Flag: "watchdog", Doc: "go-watchdog v1.3.0 `CgroupDriven`: polls every 1 s"},
+	{Name: "this-poll-1s", Build: buildThis, Flag: "watchdog-poll-1s", Doc: "this library with `KernelEvents = false` and `HeadroomSoftLimit = false`: polls at the 1 s frequency, shortened only by adaptive sampling (near the threshold, or when usage grows fast towards it)"},
+	{Name: "this-poll", Build: buildThis, Flag: "watchdog-poll", Doc: "this library with `KernelEvents = false`: polls at least every 100 ms while it manages the soft limit, plus adaptive sampling"},
+	{Name: "this", Build: buildThis, Flag: "watchdog", Doc: "this library's defaults: kernel events on (on this cgroup v1 host, a `memory.usage_in_bytes` threshold eventfd armed at the policy's threshold), polling as this-poll besides"},
 }
 
 // latencyTrial is one timed crossing, as the workload reports it.

@@ -4,6 +4,7 @@
 //	cd bench && go run ./runner -out ../docs         # what `make bench` runs (root, cgroup v1)
 //	cd bench && go run ./runner -quick               # smoke test: 1 run per cell, short runs, output to a temp dir
 //	cd bench && go run ./runner -only survival -scenarios field -runs 5 -out /tmp/field   # the field scenarios alone
+//	cd bench && go run ./runner -only survival -strategies this -variant aa=/tmp/copy -variant foo=/tmp/patched   # A/B of library copies
 //
 // It runs the sampling-cost benchmarks (go test -bench ./sampling), then
 // every scenario × strategy × run of the survival benchmarks: the workload
@@ -55,7 +56,9 @@ func mainErr() error {
 		only       = flag.String("only", "", "comma-separated parts to run, of sampling, survival, latency (default all; overrides -no-*)")
 		latTrials  = flag.Int("latency-trials", 15, "crossings timed per strategy in the latency experiment")
 		logDir     = flag.String("logs", "", "directory for each run's full stderr (the watchdog's log); default: none kept")
+		variants   variantList
 	)
+	flag.Var(&variants, "variant", "NAME=DIR: a column NAME, the watchdog strategy with the workload built against the library copy in DIR (repeatable; added after -strategies unless it names them)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -105,7 +108,7 @@ func mainErr() error {
 	if err != nil {
 		return err
 	}
-	strats, err := pickStrategies(*stratList)
+	strats, err := pickStrategies(*stratList, variants...)
 	if err != nil {
 		return err
 	}
@@ -140,6 +143,9 @@ func mainErr() error {
 	}
 	rep.Versions = versions(ctx, benchDir)
 	rep.Versions = append(rep.Versions, [2]string{"this library", treeState(ctx, benchDir)})
+	for _, v := range variants {
+		rep.Versions = append(rep.Versions, [2]string{"variant " + v.Name, v.Lib})
+	}
 
 	if doSampling {
 		logf("sampling benchmarks (-benchtime %s)", *benchtime)

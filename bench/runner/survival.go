@@ -38,6 +38,13 @@ func buildWorkloads(ctx context.Context, benchDir, dir string, strats []strategy
 		if st.Build == buildV130 {
 			args = append(args, "-tags", "watchdog_v130", "-modfile", "go.v130.mod")
 		}
+		if st.Lib != "" {
+			mod, err := libModfile(ctx, benchDir, dir, st)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, "-modfile", mod)
+		}
 		args = append(args, "./workload")
 		logf("go %s", strings.Join(args, " "))
 		cmd := exec.CommandContext(ctx, "go", args...)
@@ -49,6 +56,27 @@ func buildWorkloads(ctx context.Context, benchDir, dir string, strats []strategy
 		bins[st.Build] = bin
 	}
 	return bins, nil
+}
+
+// libModfile writes dir/<build>.mod and .sum, copies of the bench module's
+// go.mod and go.sum whose replace points at st.Lib, for go build -modfile.
+func libModfile(ctx context.Context, benchDir, dir string, st strategy) (string, error) {
+	mod := filepath.Join(dir, st.Build+".mod")
+	for _, f := range [][2]string{{"go.mod", mod}, {"go.sum", strings.TrimSuffix(mod, ".mod") + ".sum"}} {
+		b, err := os.ReadFile(filepath.Join(benchDir, f[0]))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(f[1], b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	cmd := exec.CommandContext(ctx, "go", "mod", "edit", "-replace", "github.com/raulk/go-watchdog="+st.Lib, mod)
+	cmd.Dir = benchDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go mod edit for %s: %w: %s", st.Name, err, out)
+	}
+	return mod, nil
 }
 
 // unpacedTimeout is the least time an unpaced run gets before it is killed
