@@ -60,8 +60,8 @@ type Stats struct {
 	// already leaves it out) and in heap mode.
 	Reclaimable uint64
 	// Reserve is the headroom the soft limit keeps under Limit: a share of
-	// the limit, raised to cover what the program allocates during one GC
-	// cycle. Zero when the soft limit is not managed.
+	// the limit, raised while memory outside the Go runtime keeps growing.
+	// Zero when the soft limit is not managed.
 	Reserve uint64
 	// UserSoftLimit is the soft memory limit set by the program itself
 	// (GOMEMLIMIT, or debug.SetMemoryLimit before or during the run): the
