@@ -171,7 +171,7 @@ func register(meter metric.Meter, snapshot func() watchdog.Stats) (metric.Regist
 			return i64(s.Reclaimable), s.Driver == "cgroup" && !s.LastSample.IsZero()
 		})
 	addGauge("watchdog.reserve", "By",
-		"Room the watchdog keeps between the Go soft memory limit it sets and watchdog.limit: a share of the limit, raised to cover what the program allocates during one GC cycle.",
+		"Room the watchdog keeps between the Go soft memory limit it sets and watchdog.limit: a share of the limit, raised while memory outside the Go runtime keeps growing.",
 		func(s *watchdog.Stats) (int64, bool) { return i64(s.Reserve), managesSoftLimit(s) && s.Limit != 0 })
 	addGauge("watchdog.user_soft_limit", "By",
 		"The Go soft memory limit the program set itself (GOMEMLIMIT, debug.SetMemoryLimit): the ceiling of the soft limit the watchdog sets in its place, restored when it stops.",

@@ -168,7 +168,7 @@ func NewCollector() *Collector {
 			return float64(s.Reclaimable), s.Driver == "cgroup" && !s.LastSample.IsZero()
 		})
 	addGauge("reserve_bytes",
-		"Room the watchdog keeps between the Go soft memory limit it sets and watchdog_limit_bytes: a share of the limit, raised to cover what the program allocates during one GC cycle. Absent while the watchdog does not manage the soft limit or there is no limit.",
+		"Room the watchdog keeps between the Go soft memory limit it sets and watchdog_limit_bytes: a share of the limit, raised while memory outside the Go runtime keeps growing. Absent while the watchdog does not manage the soft limit or there is no limit.",
 		func(s *watchdog.Stats) (float64, bool) {
 			return float64(s.Reserve), managesSoftLimit(s) && s.Limit != 0
 		})

@@ -123,7 +123,7 @@ watchdog_pressure_level 1
 # HELP watchdog_reclaimable_bytes Memory left out of watchdog_usage_bytes at the last measurement because the kernel frees it before an OOM kill: the cgroup's file cache (active and inactive, dirty and under writeback included) and the freed parts of huge pages still charged. Cgroup driver only.
 # TYPE watchdog_reclaimable_bytes gauge
 watchdog_reclaimable_bytes 1.048576e+07
-# HELP watchdog_reserve_bytes Room the watchdog keeps between the Go soft memory limit it sets and watchdog_limit_bytes: a share of the limit, raised to cover what the program allocates during one GC cycle. Absent while the watchdog does not manage the soft limit or there is no limit.
+# HELP watchdog_reserve_bytes Room the watchdog keeps between the Go soft memory limit it sets and watchdog_limit_bytes: a share of the limit, raised while memory outside the Go runtime keeps growing. Absent while the watchdog does not manage the soft limit or there is no limit.
 # TYPE watchdog_reserve_bytes gauge
 watchdog_reserve_bytes 6.7108864e+07
 # HELP watchdog_threshold_bytes Usage at which the watchdog forces the next GC (heap driver: the heap size the GC pacer is told to target). Absent while there is none: no limit, the policy disabled, or the heap driver before its first GC.
