@@ -144,7 +144,7 @@ func eventSourcesSection(all []BenchResult, scenarios, strategies []string) stri
 	var b strings.Builder
 	b.WriteString("#### Cgroup v2 event sources\n\n" +
 		"Seen by init from outside each run: an inotify watch on the run's memory.events (when `max` first counted) and PSI triggers on its memory.pressure " +
-		"(the watchdog's own, `some 150000 2000000`, and two with the shortest window root may use). " +
+		"(the watchdog's own, some 150 ms in 2000 ms, and two with the shortest window root may use). " +
 		"Per trigger: runs it fired in, median fires per run, median time of the first fire from the run's start, and runs where it fired before the first `max` event (or in a run that never reached memory.max).\n\n")
 	for _, sc := range scenarios {
 		fmt.Fprintf(&b, "%s:\n\n%s\n", sc, EventSourceTable(all, sc, strategies))

@@ -98,7 +98,7 @@ func EventSourceTable(results []BenchResult, scenario string, strategies []strin
 	b.WriteString("| strategy | runs that hit memory.max (first, median ms) |")
 	rule := "|---|---|"
 	for _, t := range triggers {
-		fmt.Fprintf(&b, " PSI `%s`: runs fired, fires/run, first ms, before max |", t)
+		fmt.Fprintf(&b, " PSI %s: runs fired, fires/run, first ms, before max |", psiLabel(t))
 		rule += "---|"
 	}
 	b.WriteString("\n" + rule + "\n")
@@ -148,4 +148,15 @@ func EventSourceTable(results []BenchResult, scenario string, strategies []strin
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// psiLabel writes a PSI trigger ("some 150000 2000000": stall and window in
+// microseconds) as "some 150 ms in 2000 ms", for the report.
+func psiLabel(trigger string) string {
+	var kind string
+	var stall, window int64
+	if n, err := fmt.Sscanf(trigger, "%s %d %d", &kind, &stall, &window); err != nil || n != 3 {
+		return "`" + trigger + "`"
+	}
+	return fmt.Sprintf("%s %d ms in %d ms", kind, stall/1000, window/1000)
 }

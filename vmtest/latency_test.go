@@ -42,7 +42,7 @@ VMBENCH {"scenario":"heaponly","strategy":"this","run":1,"outcome":"survived","m
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(EventSourceTable(res, "spike", []string{"none", "v130", "this"})), "\n")
 	require.Len(t, lines, 4, "header, rule, none and this (v130 never started)")
-	assert.Contains(t, lines[0], "PSI `some 10000 500000`")
+	assert.Contains(t, lines[0], "PSI some 10 ms in 500 ms")
 	assert.Equal(t, "| none | 1/1 (300) | not armed | 1/1, 1, 310, 0 |", lines[2])
 	assert.Equal(t, "| this | 1/2 (1000) | 1/2, 0.5, 1500, 0 | 2/2, 2.5, 800, 2 |", lines[3],
 		"the short trigger fired first in run 2 and in run 1, which never reached memory.max")
