@@ -151,6 +151,33 @@ func TestSampleAllocatesNothing(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
+// A forced GC is in the final Stats or does not run: stop freezes the
+// Stats, and a forced GC whose turn on the executor comes after that runs
+// neither the pre-GC notifees nor ForcedGCFunc.
+func TestForcedGCAfterStopRunsNothing(t *testing.T) {
+	r := newSampleRun(t)
+	saved := ForcedGCFunc
+	t.Cleanup(func() { ForcedGCFunc = saved })
+	calls, pre := 0, 0
+	ForcedGCFunc = func() { calls++ }
+	unregister := RegisterPreGCNotifee(func() { pre++ })
+	defer unregister()
+	r.stats.Running = true
+	r.usage, r.threshold = 600*mib, 512*mib
+
+	r.forceGC()
+	require.Equal(t, 1, calls)
+	require.Equal(t, 1, pre)
+	require.Equal(t, uint64(1), r.stats.ForcedGCs)
+
+	r.release()
+	r.usage, r.threshold = 600*mib, 512*mib
+	r.forceGC()
+	assert.Equal(t, 1, calls, "ForcedGCFunc ran after stop")
+	assert.Equal(t, 1, pre, "a pre-GC notifee ran after stop")
+	assert.Equal(t, uint64(1), r.stats.ForcedGCs)
+}
+
 type gogcOffLater struct {
 	PeakHeap  uint64 // after the watchdog noticed
 	Reported  int

@@ -239,13 +239,20 @@ func (r *run) forceGC() runtimeStats {
 	forcedAt := Clock.Now()
 	r.forcedAt = forcedAt
 	err := r.exec.call("ForcedGCFunc", func() {
-		notify(&notifees.pre, "pre-GC notifee", nil, r.exec)
-		// Counted here, where it runs: a stop or a busy executor can keep
-		// a forced GC from running at all.
+		// Counted here, where it runs, and only while the run is live:
+		// stop freezes the final Stats under the same lock, so a forced
+		// GC is either in them or never runs.
+		ran := false
 		r.count(func(s *Stats) {
-			s.ForcedGCs++
-			s.LastForcedGC = forcedAt
+			if ran = s.Running; ran {
+				s.ForcedGCs++
+				s.LastForcedGC = forcedAt
+			}
 		})
+		if !ran {
+			return
+		}
+		notify(&notifees.pre, "pre-GC notifee", nil, r.exec)
 		if f := ForcedGCFunc; f != nil {
 			r.exec.safely("ForcedGCFunc", f)
 		}
