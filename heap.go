@@ -31,7 +31,7 @@ func (r *run) checkGOGC() {
 	off := !r.gogcSet && st.GOGC < 0
 	r.rtMu.Unlock()
 	if off && r.evalGCs == r.gcStart && r.threshold == PolicyTempDisabled {
-		r.usage = max(st.HeapLive, st.HeapObjects) // no GC since start: the heap in use
+		r.usage = r.plannedLive(st)
 		r.evaluate(st.GCCycles)
 	}
 	if changed || off {
@@ -69,12 +69,7 @@ func (r *run) setGOGC(st runtimeStats, now bool) {
 		target = r.limit
 	}
 	gogc := r.minGOGC
-	live := st.HeapLive
-	if st.GCCycles == r.gcStart {
-		// No GC since start (GOGC off): the last GC's live heap is stale,
-		// and the heap in use is the safe estimate.
-		live = max(live, st.HeapObjects)
-	}
+	live := r.plannedLive(st)
 	if target > live && live > 0 {
 		base := live
 		if st.GOGC > 0 && st.HeapGoal > live {
@@ -97,4 +92,14 @@ func (r *run) setGOGC(st runtimeStats, now bool) {
 		setGCPercent(gogc)
 		r.gogc, r.gogcSet = gogc, true
 	}
+}
+
+// plannedLive is the live heap heap mode plans from: the last GC's figure,
+// or, while no GC has run since start (GOGC off), the heap in use when
+// more, since the last GC's figure is stale then.
+func (r *run) plannedLive(st runtimeStats) uint64 {
+	if st.GCCycles == r.gcStart {
+		return max(st.HeapLive, st.HeapObjects)
+	}
+	return st.HeapLive
 }

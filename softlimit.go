@@ -113,10 +113,10 @@ func (l *liveFloor) update(st runtimeStats) (recent, floor uint64) {
 		l.n = min(l.n+1, len(l.vals))
 	}
 	recent, floor = l.vals[0], l.vals[0]
-	for i, x := range l.vals[1:l.n] {
-		if i == 0 {
-			recent = min(recent, x)
-		}
+	if l.n > 1 {
+		recent = min(recent, l.vals[1])
+	}
+	for _, x := range l.vals[1:l.n] {
 		floor = min(floor, x)
 	}
 	return recent, floor

@@ -77,17 +77,7 @@ func createMemoryCgroup(t *testing.T, limit uint64) {
 // the test ends, or skips the test when this machine cannot have one.
 func newIsolatedGroup(t *testing.T, name string) *cgtest.Group {
 	t.Helper()
-	if ok, why := cgtest.Available(); !ok {
-		t.Skipf("%s needs a 32 MiB memory cgroup: %s", t.Name(), why)
-	}
-	g, err := cgtest.New("watchdog-v130-"+name, v130CgroupLimit)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if err := g.Remove(); err != nil {
-			t.Errorf("removing the memory cgroup: %v", err)
-		}
-	})
-	return g
+	return cgtest.ForTest(t, "watchdog-v130-"+name, v130CgroupLimit)
 }
 
 // groupState says how g's memory went: for a failed child, whether the

@@ -107,10 +107,7 @@ func childCgroupUnlimited() (any, error) {
 // scenario in a re-executed test binary inside it.
 func cgroupChild(t *testing.T, name string, limit uint64, scenario string) (*cgtest.Group, *exec.Cmd) {
 	t.Helper()
-	requireCgroups(t)
-	g, err := cgtest.New(name, limit)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+	g := cgtest.ForTest(t, name, limit)
 	cmd := g.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = childEnviron(scenario)
 	return g, cmd

@@ -104,9 +104,7 @@ func TestCgroupDrivenFollowsMove(t *testing.T) {
 		t.Skip("runs in the non-race pass of make test: it holds 96 MiB in a 128 MiB group, and race shadow memory counts against the cap")
 	}
 	first, cmd := cgroupChild(t, "watchdog-move-from", 512<<20, "cgroup-move")
-	second, err := cgtest.New("watchdog-move-to", 128<<20)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, second.Remove()) })
+	second := cgtest.ForTest(t, "watchdog-move-to", 128<<20)
 
 	out := runWithParent(t, cmd, "STARTED", func(pid int) string {
 		require.NoError(t, second.Add(pid))

@@ -25,22 +25,11 @@ import (
 // the level is critical), frees the blobs, and waits for the server to
 // serve again.
 func TestShedLoadInRealCgroup(t *testing.T) {
-	if ok, why := cgtest.Available(); !ok {
-		t.Skip("needs a real cgroup: " + why)
-	}
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory is charged to the cgroup and grows with the heap, so no 128 MiB run is meaningful; run go test without -race for this test")
 	}
 	const limit = 128 << 20
-	g, err := cgtest.New("loadshed", limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Remove(); err != nil {
-			t.Error(err)
-		}
-	})
+	g := cgtest.ForTest(t, "loadshed", limit)
 
 	cmd := g.Command(os.Args[0], "-addr", "127.0.0.1:0", "-retry-after", "2s")
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")

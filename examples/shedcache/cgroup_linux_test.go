@@ -18,22 +18,11 @@ import (
 // moderate and then the critical level, and the program reports each
 // shedding on stdout. The test process itself never joins the group.
 func TestShedInRealCgroup(t *testing.T) {
-	if ok, why := cgtest.Available(); !ok {
-		t.Skip("needs a real cgroup: " + why)
-	}
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory is charged to the cgroup and grows with the heap, so no 128 MiB run is meaningful; run go test without -race for this test")
 	}
 	const limit = 128 << 20
-	g, err := cgtest.New("shedcache", limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Remove(); err != nil {
-			t.Error(err)
-		}
-	})
+	g := cgtest.ForTest(t, "shedcache", limit)
 
 	profiles := t.TempDir()
 	cmd := g.Command(os.Args[0], "-profile-dir", profiles, "-timeout", "90s")

@@ -55,16 +55,8 @@ func (h *holder) expect(t *testing.T, want string) {
 // threshold re-registered on the new group, and on a failed read once the
 // old group is removed. The test process never moves.
 func TestHostReaderFollowsMovedProcess(t *testing.T) {
-	if ok, why := cgtest.Available(); !ok {
-		t.Skip(why)
-	}
-	newGroup := func(name string, limit uint64) *cgtest.Group {
-		g, err := cgtest.New(name, limit)
-		require.NoError(t, err)
-		t.Cleanup(func() { assert.NoError(t, g.Remove()) })
-		return g
-	}
-	a, b, c := newGroup("cgroups-move-a", 256*mib), newGroup("cgroups-move-b", 192*mib), newGroup("cgroups-move-c", 160*mib)
+	a := cgtest.ForTest(t, "cgroups-move-a", 256*mib)
+	b, c := cgtest.ForTest(t, "cgroups-move-b", 192*mib), cgtest.ForTest(t, "cgroups-move-c", 160*mib)
 	child := startHolder(t, a)
 	fds := openFDs(t)
 

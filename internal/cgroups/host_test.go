@@ -46,12 +46,7 @@ func TestHostOpen(t *testing.T) {
 // TestHostV1ThresholdEvent arms a threshold on a fresh child cgroup and
 // starts a process there that allocates past it.
 func TestHostV1ThresholdEvent(t *testing.T) {
-	if ok, why := cgtest.Available(); !ok {
-		t.Skip(why)
-	}
-	g, err := cgtest.New("cgroups-event", 256*mib)
-	require.NoError(t, err)
-	t.Cleanup(func() { assert.NoError(t, g.Remove()) })
+	g := cgtest.ForTest(t, "cgroups-event", 256*mib)
 
 	r, err := cgroups.OpenDir(1, g.Dir)
 	require.NoError(t, err)
